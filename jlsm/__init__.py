@@ -1,0 +1,1 @@
+"""jlsm: a differentiable land-surface model in JAX."""
