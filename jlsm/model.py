@@ -1,0 +1,363 @@
+"""The land-surface column model: soil heat conduction under a surface energy balance.
+
+    G_0 = (1 - alpha) SWdown + a_lw LWdown - eps sigma Ts^4 - H - LE
+
+with H + LE from a turbulent-exchange closure, Ts the top node's temperature,
+and the soil column stepped implicitly (theta-method) by a soil-heat solver.
+Temperatures are carried as anomalies about ``reference_temperature`` so that
+float32 keeps its digits.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import GridError, ParameterError
+from .forcing import Forcing
+from .grid import SoilGrid
+from .physics.radiation import Radiation
+from .physics.soil_heat import (
+    AbstractSoilHeatSolver,
+    Bands,
+    SoilThermal,
+    TridiagonalSolver,
+    conduction,
+)
+from .physics.turbulence import AbstractTurbulentExchange, BowenRatioExchange
+
+TOP_BOUNDARIES = ("energy_balance", "prescribed")
+BOTTOM_BOUNDARIES = ("fixed", "zero_flux")
+
+
+class Output(eqx.Module):
+    """Model output at every forcing time (index 0: the initial state).
+
+    Attributes:
+        ts: surface (top node) temperature [K], (T,).
+        temperature: temperature at the requested depths [K], (T, n_depths).
+        depths: the requested depths [m] (static).
+        lw_up: upwelling longwave [W m-2], (T,).
+        sw_up: reflected shortwave [W m-2], (T,).
+        sensible: sensible heat flux H [W m-2], upward positive, (T,).
+        latent: latent heat flux LE [W m-2], upward positive, (T,).
+        ground: heat flux into the soil at the top G_0 [W m-2], (T,); with a
+            prescribed top, the flux from the top node into the node below.
+        bottom: heat flux into the soil at the bottom [W m-2], (T,).
+        profile: full temperature profile [K], (T, N), or None unless asked.
+    """
+
+    ts: jnp.ndarray
+    temperature: jnp.ndarray
+    lw_up: jnp.ndarray
+    sw_up: jnp.ndarray
+    sensible: jnp.ndarray
+    latent: jnp.ndarray
+    ground: jnp.ndarray
+    bottom: jnp.ndarray
+    profile: jnp.ndarray | None
+    depths: tuple[float, ...] = eqx.field(static=True)
+
+
+class LandSurfaceModel(eqx.Module):
+    """A 1-D soil column under a surface energy balance.
+
+    Parameters are array fields (differentiable); configuration is static.
+
+    Attributes:
+        grid: the soil grid (static configuration).
+        soil: thermal conductivity and heat capacity.
+        radiation: albedo and emissivity.
+        turbulence: the H + LE closure.
+        bottom_temperature: Tb [K], used when ``bottom == "fixed"``.
+        top: ``"energy_balance"`` (default) or ``"prescribed"`` (top node follows
+            ``forcing.top_temperature``).
+        bottom: ``"fixed"`` (default, T = Tb at the bottom node) or ``"zero_flux"``.
+        solver: the implicit-step solver (default :class:`TridiagonalSolver`,
+            backward Euler).
+        reference_temperature: anomaly reference [K] (static).
+    """
+
+    grid: SoilGrid
+    soil: SoilThermal
+    radiation: Radiation
+    turbulence: AbstractTurbulentExchange
+    bottom_temperature: jnp.ndarray
+    top: str = eqx.field(static=True)
+    bottom: str = eqx.field(static=True)
+    solver: AbstractSoilHeatSolver
+    reference_temperature: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        grid: SoilGrid | None = None,
+        soil: SoilThermal | None = None,
+        radiation: Radiation | None = None,
+        turbulence: AbstractTurbulentExchange | None = None,
+        bottom_temperature=293.0,
+        *,
+        top: str = "energy_balance",
+        bottom: str = "fixed",
+        solver: AbstractSoilHeatSolver | None = None,
+        reference_temperature: float = 273.15,
+    ):
+        self.grid = grid if grid is not None else SoilGrid.uniform(1.0, 101)
+        self.soil = soil if soil is not None else SoilThermal()
+        self.radiation = radiation if radiation is not None else Radiation()
+        self.turbulence = turbulence if turbulence is not None else BowenRatioExchange()
+        self.bottom_temperature = jnp.asarray(bottom_temperature)
+        if top not in TOP_BOUNDARIES:
+            raise ParameterError(f"LandSurfaceModel: top must be one of {TOP_BOUNDARIES}, got {top!r}")
+        if bottom not in BOTTOM_BOUNDARIES:
+            raise ParameterError(f"LandSurfaceModel: bottom must be one of {BOTTOM_BOUNDARIES}, got {bottom!r}")
+        self.top = top
+        self.bottom = bottom
+        self.solver = solver if solver is not None else TridiagonalSolver()
+        if not 0.5 <= self.solver.theta <= 1.0:
+            raise ParameterError(f"LandSurfaceModel: solver theta must be in [0.5, 1], got {self.solver.theta}")
+        self.reference_temperature = float(reference_temperature)
+        self._check_parameters()
+
+    def _check_parameters(self):
+        n = self.grid.n
+        for name, value, lo in (
+            ("soil.conductivity", self.soil.conductivity, 0.0),
+            ("soil.heat_capacity", self.soil.heat_capacity, 0.0),
+        ):
+            if isinstance(value, jax.core.Tracer):
+                continue
+            v = np.asarray(value)
+            if v.ndim > 1 or (v.ndim == 1 and v.shape[0] != n):
+                raise ParameterError(
+                    f"LandSurfaceModel: {name} must be a scalar or one value per node ({n}), got shape {v.shape}"
+                )
+            if not np.all(np.isfinite(v)) or np.any(v <= lo):
+                raise ParameterError(f"LandSurfaceModel: {name} must be positive and finite, got {v.min() if v.size else v}")
+        checks = (
+            ("radiation.albedo", self.radiation.albedo, 0.0, 1.0),
+            ("radiation.emissivity", self.radiation.emissivity, 0.0, 1.0),
+            ("bottom_temperature", self.bottom_temperature, 150.0, 400.0),
+        )
+        for name, value, lo, hi in checks:
+            if isinstance(value, jax.core.Tracer):
+                continue
+            v = np.asarray(value)
+            if not np.all(np.isfinite(v)) or np.any(v < lo) or np.any(v > hi):
+                raise ParameterError(f"LandSurfaceModel: {name} = {v} is outside [{lo}, {hi}]")
+        if isinstance(self.turbulence, BowenRatioExchange):
+            for name, value in (("turbulence.h", self.turbulence.h), ("turbulence.beta", self.turbulence.beta)):
+                if not isinstance(value, jax.core.Tracer):
+                    v = np.asarray(value)
+                    if not np.all(np.isfinite(v)) or np.any(v <= 0):
+                        raise ParameterError(f"LandSurfaceModel: {name} must be positive, got {v}")
+
+    # ------------------------------------------------------------------ pieces
+
+    @property
+    def dirichlet_top(self) -> bool:
+        return self.top == "prescribed"
+
+    @property
+    def dirichlet_bottom(self) -> bool:
+        return self.bottom == "fixed"
+
+    @property
+    def active(self) -> np.ndarray:
+        """Mask of nodes whose temperature is solved for (not held by a boundary)."""
+        mask = np.ones(self.grid.n, bool)
+        mask[0] = not self.dirichlet_top
+        mask[-1] = not self.dirichlet_bottom
+        return mask
+
+    def heat_content(self, profile):
+        """Heat content of the solved nodes sum C_i V_i T_i [J m-2] of profile(s) [K] (..., N)."""
+        dtype = jnp.result_type(profile)
+        cv = self.soil.node_capacity(self.grid, dtype) * jnp.asarray(self.active, dtype)
+        return jnp.sum(cv * profile, axis=-1)
+
+    def step_matrix(self, dt: float, dtype) -> Bands:
+        """The time-invariant step matrix M [W m-2 K-1]: C V / dt + theta (K + h_eff e0 e0^T), boundary rows replaced."""
+        th = self.solver.theta
+        k = self.soil.interface_conductance(self.grid, dtype)
+        cv_dt = self.soil.node_capacity(self.grid, dtype) / dt
+        zero = jnp.zeros_like(k[:1])
+        lower = jnp.concatenate([zero, -th * k])
+        upper = jnp.concatenate([-th * k, zero])
+        diag = cv_dt + th * (jnp.concatenate([zero, k]) + jnp.concatenate([k, zero]))
+        if self.dirichlet_top:
+            diag = diag.at[0].set(1.0)
+            upper = upper.at[0].set(0.0)
+        else:
+            diag = diag.at[0].add(th * jnp.asarray(self.turbulence.conductance(), dtype))
+        if self.dirichlet_bottom:
+            diag = diag.at[-1].set(1.0)
+            lower = lower.at[-1].set(0.0)
+        return Bands(lower, diag, upper)
+
+    def surface_flux(self, ts, sw_down, lw_down, t_air):
+        """Ground heat flux G_0 [W m-2] from the surface energy balance at surface temperature ts [K]."""
+        sensible, latent = self.turbulence.fluxes(ts, t_air)
+        return self.radiation.net(ts, sw_down, lw_down) - sensible - latent
+
+    def step(self, x, forcing_now, forcing_next, dt, bands=None, prepared=None):
+        """Advance the anomaly profile ``x`` [K] by one step of ``dt`` [s].
+
+        ``forcing_now``/``forcing_next`` are :class:`Forcing` slices at one time
+        (scalar leaves). ``bands``/``prepared`` may be passed in to reuse work
+        across steps.
+        """
+        dtype = x.dtype
+        tr = self.reference_temperature
+        th = self.solver.theta
+        if bands is None:
+            bands = self.step_matrix(dt, dtype)
+        if prepared is None:
+            prepared = self.solver.prepare(bands)
+        k = self.soil.interface_conductance(self.grid, dtype)
+        cv_dt = self.soil.node_capacity(self.grid, dtype) / dt
+        rhs = cv_dt * x
+        if th != 1.0:
+            explicit = conduction(k, x)
+            if not self.dirichlet_top:
+                g_now = self.surface_flux(tr + x[0], forcing_now.sw_down, forcing_now.lw_down, forcing_now.t_air)
+                explicit = explicit.at[0].add(g_now)
+            rhs = rhs + (1.0 - th) * explicit
+        if self.dirichlet_top:
+            rhs = rhs.at[0].set(forcing_next.top_temperature - tr)
+            emission = jnp.zeros((), dtype)
+        else:
+            h_eff = self.turbulence.conductance()
+            absorbed = self.radiation.absorbed(forcing_next.sw_down, forcing_next.lw_down)
+            rhs = rhs.at[0].add(th * (absorbed + h_eff * (forcing_next.t_air - tr)))
+            emission = th * self.radiation.emissivity * self.radiation.stefan_boltzmann
+        if self.dirichlet_bottom:
+            rhs = rhs.at[-1].set(self.bottom_temperature - tr)
+        return self.solver.solve(bands, prepared, rhs, x, jnp.asarray(emission, dtype), tr)
+
+
+def simulate(
+    model: LandSurfaceModel,
+    forcing: Forcing,
+    *,
+    initial=None,
+    depths=(),
+    profile: bool = False,
+    checkpoint_every: int | None = None,
+) -> Output:
+    """Run the model over the forcing with ``lax.scan``.
+
+    Args:
+        model: the :class:`LandSurfaceModel`.
+        forcing: the :class:`Forcing` (T times); the output has the same T times,
+            index 0 being the initial state.
+        initial: initial temperature [K]: a scalar, a profile of shape (N,), or
+            None for a uniform profile at the bottom temperature.
+        depths: depths [m] at which to report temperature (linear interpolation).
+        profile: also return the full profile at every time.
+        checkpoint_every: if given, checkpoint the scan in chunks of this many
+            steps (``jax.checkpoint``): reverse-mode memory grows like
+            T / chunk + chunk profiles instead of T. ``int(sqrt(T))`` is a good
+            choice for long records.
+
+    Returns:
+        :class:`Output`.
+    """
+    if model.dirichlet_top and forcing.top_temperature is None:
+        raise ParameterError(
+            "simulate: the model's top boundary is 'prescribed' but forcing.top_temperature is None"
+        )
+    depths = tuple(float(d) for d in np.atleast_1d(np.asarray(depths, dtype=float)))
+    try:
+        index, weight = model.grid.interpolation(depths) if depths else (np.zeros(0, int), np.zeros(0))
+    except GridError as err:
+        raise GridError(f"simulate: {err}") from None
+    leaves = [leaf for leaf in jax.tree_util.tree_leaves((model, forcing)) if eqx.is_inexact_array(leaf)]
+    dtype = jnp.result_type(*leaves)
+    tr = model.reference_temperature
+    n = model.grid.n
+
+    x0 = _initial_anomaly(model, initial, n, dtype)
+    bands = model.step_matrix(forcing.dt, dtype)
+    prepared = model.solver.prepare(bands)
+    weight = jnp.asarray(weight, dtype)
+
+    def sample(x):
+        at_depth = x[index] * (1.0 - weight) + x[np.minimum(index + 1, n - 1)] * weight
+        keep = (x[0], x[1], x[-2], x[-1], at_depth)
+        return keep + ((x,) if profile else ())
+
+    def body(x, pair):
+        now, nxt = pair
+        x_new = model.step(x, now, nxt, forcing.dt, bands, prepared)
+        return x_new, sample(x_new)
+
+    pairs = (_slice_forcing(forcing, 0, -1), _slice_forcing(forcing, 1, None))
+    _, samples = _scan(body, x0, pairs, forcing.n_times - 1, checkpoint_every)
+    first = sample(x0)
+    samples = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, samples)
+    x_top, x_second, x_penult, x_bottom, at_depth = samples[:5]
+
+    ts = tr + x_top
+    k = model.soil.interface_conductance(model.grid, dtype)
+    sensible, latent = model.turbulence.fluxes(ts, forcing.t_air)
+    if model.dirichlet_top:
+        ground = k[0] * (x_top - x_second)
+    else:
+        ground = model.surface_flux(ts, forcing.sw_down, forcing.lw_down, forcing.t_air)
+    bottom = k[-1] * (x_bottom - x_penult) if model.dirichlet_bottom else jnp.zeros_like(ts)
+    return Output(
+        ts=ts,
+        temperature=tr + at_depth,
+        lw_up=model.radiation.lw_up(ts, forcing.lw_down),
+        sw_up=model.radiation.sw_up(forcing.sw_down),
+        sensible=sensible,
+        latent=latent,
+        ground=ground,
+        bottom=bottom,
+        profile=tr + samples[5] if profile else None,
+        depths=depths,
+    )
+
+
+def _initial_anomaly(model, initial, n, dtype):
+    tr = model.reference_temperature
+    if initial is None:
+        x0 = jnp.full((n,), model.bottom_temperature - tr, dtype)
+    else:
+        if not isinstance(initial, jax.core.Tracer):
+            v = np.asarray(initial, dtype=float)
+            if v.ndim > 1 or (v.ndim == 1 and v.shape[0] != n):
+                raise ParameterError(f"simulate: initial must be a scalar or a profile of {n} values, got shape {v.shape}")
+            if not np.all(np.isfinite(v)) or np.any(v < 150) or np.any(v > 400):
+                raise ParameterError(f"simulate: initial temperature must be finite and in kelvin, got {v}")
+        x0 = jnp.broadcast_to(jnp.asarray(initial, dtype) - tr, (n,))
+    if model.dirichlet_bottom:
+        x0 = x0.at[-1].set(jnp.asarray(model.bottom_temperature, dtype) - tr)
+    return x0
+
+
+def _slice_forcing(forcing, start, stop):
+    return jax.tree_util.tree_map(lambda a: a[start:stop], forcing)
+
+
+def _scan(body, carry, xs, length, checkpoint_every):
+    """``lax.scan``, optionally checkpointed in chunks of ``checkpoint_every`` steps."""
+    if not checkpoint_every or checkpoint_every >= length:
+        return jax.lax.scan(body, carry, xs, length=length)
+    chunk = int(checkpoint_every)
+    n_chunks, tail = divmod(length, chunk)
+    head = jax.tree_util.tree_map(lambda a: a[: n_chunks * chunk].reshape((n_chunks, chunk) + a.shape[1:]), xs)
+
+    @jax.checkpoint
+    def chunk_body(c, xs_chunk):
+        return jax.lax.scan(body, c, xs_chunk)
+
+    carry, ys = jax.lax.scan(chunk_body, carry, head)
+    ys = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks * chunk,) + a.shape[2:]), ys)
+    if tail:
+        rest = jax.tree_util.tree_map(lambda a: a[n_chunks * chunk :], xs)
+        carry, ys_tail = jax.lax.scan(body, carry, rest)
+        ys = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), ys, ys_tail)
+    return carry, ys
