@@ -1,0 +1,606 @@
+"""Multi-start parameter inversion with Optax, ``jit`` and ``vmap``.
+
+All starts advance together: one optimisation step of every start is a
+``vmap`` of value-and-gradient plus an Optax update, and a chunk of steps is a
+jitted ``lax.scan``. Between chunks the driver reports progress (tqdm), calls
+the user's callback and may save a checkpoint. Each start carries a status:
+
+* ``running`` (0): still optimising;
+* ``converged`` (1): the relative change of the loss and the change of the
+  unconstrained parameters stayed below tolerance for ``patience`` steps, or
+  the gradient vanished; the start is frozen (masked) from then on;
+* ``diverged`` (2): the loss or gradient became NaN/Inf; the start is frozen
+  at its last finite point, the others go on;
+* ``max_steps`` (3): still running when the iteration budget ran out.
+
+An optional L-BFGS polish (``optax.lbfgs`` with its zoom line search) follows
+the first-order phase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import time as _time
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import xarray as xr
+
+from .errors import InputError, ObservationError, ParameterError
+from .forcing import Forcing
+from .model import LandSurfaceModel, simulate
+from .objective import misfit, residuals
+from .observe import Observations
+from .params import ParameterSpace, derived_values
+
+RUNNING, CONVERGED, DIVERGED, MAX_STEPS = 0, 1, 2, 3
+STATUS_NAMES = ("running", "converged", "diverged", "max_steps")
+
+
+@dataclasses.dataclass(frozen=True)
+class Tolerances:
+    """Per-start convergence tests (in the unconstrained space).
+
+    Attributes:
+        ftol: relative change of the loss between steps.
+        xtol: largest change of an unconstrained parameter between steps.
+        gtol: largest gradient component; below it the start has converged.
+        patience: consecutive steps that must pass ``ftol`` and ``xtol``.
+    """
+
+    ftol: float = 1e-10
+    xtol: float = 1e-7
+    gtol: float = 1e-12
+    patience: int = 5
+
+
+class _StartState(eqx.Module):
+    u: jnp.ndarray
+    opt_state: object
+    loss: jnp.ndarray
+    best_u: jnp.ndarray
+    best_loss: jnp.ndarray
+    status: jnp.ndarray
+    quiet: jnp.ndarray
+    iterations: jnp.ndarray
+
+
+def make_objective(
+    model: LandSurfaceModel,
+    forcing: Forcing,
+    observations: Observations,
+    space: ParameterSpace,
+    *,
+    initial=None,
+    checkpoint_every: int | None = None,
+) -> Callable:
+    """The misfit J(u) of unconstrained parameters ``u`` (P,), a pure function.
+
+    The model runs over the whole ``forcing``; the misfit uses every observed
+    (non-NaN) value of ``observations``.
+    """
+    depths = observations.depths
+
+    def objective(u, problem):
+        base, f, obs = problem
+        m = space.to_model(u, base)
+        out = simulate(m, f, initial=initial, depths=depths, checkpoint_every=checkpoint_every)
+        return misfit(obs.simulated(out), obs.values, obs.scale)
+
+    return objective
+
+
+def make_residual(space: ParameterSpace, depths, *, initial=None, checkpoint_every=None) -> Callable:
+    """Residual vector r(u, problem) with sum(r**2) equal to the misfit J (for Gauss-Newton)."""
+
+    def residual(u, problem):
+        base, f, obs = problem
+        m = space.to_model(u, base)
+        out = simulate(m, f, initial=initial, depths=depths, checkpoint_every=checkpoint_every)
+        r, mask = residuals(obs.simulated(out), obs.values, obs.scale)
+        count = jnp.maximum(jnp.sum(mask, axis=0), 1)
+        return (r / jnp.sqrt(count * r.shape[1])).ravel()
+
+    return residual
+
+
+def default_optimizer(steps: int, learning_rate: float = 0.05) -> optax.GradientTransformation:
+    """Adam with a cosine-decayed learning rate (to 1 % over ``steps``) and gradient clipping."""
+    schedule = optax.cosine_decay_schedule(learning_rate, max(steps, 1), alpha=0.01)
+    return optax.chain(optax.clip_by_global_norm(10.0), optax.adam(schedule))
+
+
+def invert(
+    model: LandSurfaceModel,
+    forcing: Forcing,
+    observations: Observations,
+    space: ParameterSpace,
+    *,
+    starts: int | np.ndarray = 50,
+    seed: int = 0,
+    sampler: str = "sobol",
+    initial=None,
+    fit: tuple[int, int] | None = None,
+    validate: tuple[int, int] | None = None,
+    steps: int = 300,
+    optimizer: optax.GradientTransformation | None = None,
+    learning_rate: float = 0.05,
+    polish: int = 0,
+    polish_method: str = "gauss-newton",
+    tolerances: Tolerances = Tolerances(),
+    chunk: int = 50,
+    checkpoint_every: int | None = None,
+    progress: bool = False,
+    callback: Callable[[dict], None] | None = None,
+    time=None,
+) -> xr.Dataset:
+    """Estimate the free parameters of ``space`` from ``observations`` by multi-start optimisation.
+
+    Args:
+        model: base model; its non-free parameters stay as they are (after the
+            space's fixed values are written in).
+        forcing: forcing over the whole period used (fit and validation windows).
+        observations: on the forcing's time axis (same T), NaN = missing.
+        space: the :class:`~jlsm.params.ParameterSpace`.
+        starts: number of random starts, or an array (S, P) of physical starting values.
+        seed: seed of the start sampler; same seed, same result.
+        sampler: ``"sobol"`` or ``"uniform"``.
+        initial: initial temperature for :func:`~jlsm.model.simulate`
+            (None: the bottom temperature, so it moves with a free Tb).
+        fit: time indices [start, stop) whose observations enter the loss; the
+            model is run from index 0 to ``stop`` (earlier indices are spin-up).
+            Default: all.
+        validate: time indices [start, stop) of a held-out window for metrics.
+        steps: iterations of the first-order optimiser.
+        optimizer: any Optax transformation; default :func:`default_optimizer`.
+        learning_rate: for the default optimiser.
+        polish: iterations of a second-order polish after the first-order
+            phase (0: none).
+        polish_method: ``"gauss-newton"`` (Levenberg-Marquardt on the
+            residual vector, Jacobian by forward mode: fast for a handful of
+            parameters) or ``"lbfgs"`` (``optax.lbfgs`` with line search).
+        tolerances: convergence tests.
+        chunk: iterations per compiled chunk (progress, callback granularity).
+        checkpoint_every: scan checkpointing of the model run (long records).
+        progress: show a tqdm progress bar.
+        callback: called after each chunk with a dict (iteration, loss (S,), status (S,)).
+        time: optional time coordinate (T,) of the forcing, stored in the results.
+
+    Returns:
+        An ``xarray.Dataset``; see :func:`results_dataset`.
+    """
+    t_start = _time.perf_counter()
+    fit, validate = _check_problem(model, forcing, observations, space, fit, validate, steps, polish, chunk)
+    u0, x0 = _starting_points(space, starts, seed, sampler)
+    n_starts = u0.shape[0]
+
+    fit_forcing = forcing.window(0, fit[1])
+    fit_obs = observations.window(*fit)
+    fit_obs = Observations(np.asarray(fit_obs.values)[: fit[1]], fit_obs.observables, fit_obs.scale)
+    problem = (model, fit_forcing, fit_obs)
+    objective = make_objective(model, fit_forcing, fit_obs, space, initial=initial, checkpoint_every=checkpoint_every)
+    dtype = jnp.result_type(*[x for x in jax.tree_util.tree_leaves(problem) if eqx.is_inexact_array(x)])
+    u0 = jnp.asarray(u0, dtype)
+
+    histories, state = [], None
+    phases = [("first_order", optimizer or default_optimizer(steps, learning_rate), steps)] if steps else []
+    if polish:
+        if polish_method == "lbfgs":
+            phases.append(("lbfgs", optax.lbfgs(), polish))
+        elif polish_method == "gauss-newton":
+            residual = make_residual(space, fit_obs.depths, initial=initial, checkpoint_every=checkpoint_every)
+            phases.append(("gauss-newton", _GaussNewton(residual), polish))
+        else:
+            raise InputError(f"invert: polish_method must be 'gauss-newton' or 'lbfgs', got {polish_method!r}")
+    bar = _progress_bar(progress, sum(p[2] for p in phases), n_starts)
+    done = 0
+    try:
+        for phase, opt, n_steps in phases:
+            state = _init_state(opt, objective, problem, u0 if state is None else state, n_starts)
+            state = _shard(state)
+            run = _chunk_runner(opt, objective, tolerances, kind=phase)
+            remaining = n_steps
+            while remaining > 0:
+                k = min(chunk, remaining)
+                state, losses = run(state, problem, k)
+                histories.append(np.asarray(losses))
+                remaining -= k
+                done += k
+                status = np.asarray(state.status)
+                if bar is not None:
+                    bar.update(k)
+                    bar.set_postfix(best=f"{float(np.nanmin(np.asarray(state.best_loss))):.3g}",
+                                    converged=int(np.sum(status == CONVERGED)),
+                                    diverged=int(np.sum(status == DIVERGED)))
+                if callback is not None:
+                    callback({"iteration": done, "phase": phase, "loss": np.asarray(state.loss), "status": status})
+                if np.all(status != RUNNING):
+                    break
+            # starts that converged in the first-order phase may improve with the polish
+            if phase == "first_order" and polish and state is not None:
+                state = eqx.tree_at(lambda s: s.status, state, jnp.where(state.status == DIVERGED, DIVERGED, RUNNING))
+    finally:
+        if bar is not None:
+            bar.close()
+
+    status = np.asarray(state.status)
+    final_status = np.where(status == RUNNING, MAX_STEPS, status)
+    history = np.concatenate(histories, axis=0).T[:n_starts]  # (S, iterations)
+    best_u = np.asarray(state.best_u)[:n_starts]
+    final = np.asarray(space.to_physical(best_u))
+    result = results_dataset(
+        space,
+        initial=x0,
+        final=final,
+        loss_history=history,
+        final_loss=np.asarray(state.best_loss)[:n_starts],
+        status=final_status[:n_starts],
+        iterations=np.asarray(state.iterations)[:n_starts],
+    )
+    metrics = window_metrics(model, forcing, observations, space, final, initial=initial, fit=fit, validate=validate)
+    result = result.merge(metrics)
+    result.attrs.update(
+        {
+            "wall_seconds": _time.perf_counter() - t_start,
+            "seed": seed,
+            "sampler": sampler,
+            "starts": n_starts,
+            "steps": steps,
+            "polish": polish,
+            "fit_window": list(fit),
+            "validation_window": list(validate) if validate else [],
+            "devices": len(jax.devices()),
+            "dtype": str(dtype),
+            "observed": json.dumps(list(observations.names)),
+            "fixed": json.dumps({k: float(np.asarray(v)) for k, v in space.fixed.items()}),
+        }
+    )
+    if time is not None:
+        result.attrs["fit_start_time"] = str(np.asarray(time)[fit[0]])
+        result.attrs["fit_end_time"] = str(np.asarray(time)[fit[1] - 1])
+    return result
+
+
+# ----------------------------------------------------------------- checking
+
+
+def _check_problem(model, forcing, observations, space, fit, validate, steps, polish, chunk):
+    if not isinstance(observations, Observations):
+        raise ObservationError(f"invert: observations must be jlsm.Observations, got {type(observations).__name__}")
+    if observations.n_times != forcing.n_times:
+        raise ObservationError(
+            f"invert: observations have {observations.n_times} times but the forcing has {forcing.n_times}; "
+            "put the observations on the forcing's time axis"
+        )
+    space.check_model(model)
+    n = forcing.n_times
+    fit = (0, n) if fit is None else tuple(int(i) for i in fit)
+    if not (0 <= fit[0] < fit[1] <= n) or fit[1] < 2:
+        raise InputError(f"invert: fit window {fit} is empty or outside the forcing's 0..{n} time indices")
+    if not np.any(np.isfinite(np.asarray(observations.values)[fit[0] : fit[1]])):
+        raise ObservationError(f"invert: no observation in the fit window {fit}")
+    if validate is not None:
+        validate = tuple(int(i) for i in validate)
+        if not (0 <= validate[0] < validate[1] <= n):
+            raise InputError(f"invert: validation window {validate} is empty or outside the forcing's 0..{n} time indices")
+    if steps < 0 or polish < 0 or (steps + polish) < 1:
+        raise InputError(f"invert: steps ({steps}) and polish ({polish}) must be >= 0 with at least one iteration")
+    if chunk < 1:
+        raise InputError(f"invert: chunk must be >= 1, got {chunk}")
+    return fit, validate
+
+
+def _starting_points(space, starts, seed, sampler):
+    if isinstance(starts, (int, np.integer)):
+        if starts < 1:
+            raise ParameterError(f"invert: number of starts must be >= 1, got {starts}")
+        x0 = space.sample(int(starts), seed=seed, method=sampler)
+    else:
+        x0 = np.atleast_2d(np.asarray(starts, dtype=float))
+        if x0.shape[-1] != space.size:
+            raise ParameterError(
+                f"invert: starting values must have shape (S, {space.size}) for {', '.join(space.names)}, got {x0.shape}"
+            )
+    return space.to_unconstrained(x0), x0
+
+
+# ------------------------------------------------------------------- engine
+
+
+def _init_state(opt, objective, problem, u_or_state, n_starts):
+    if isinstance(u_or_state, _StartState):
+        u = u_or_state.best_u
+        previous = u_or_state
+    else:
+        u, previous = u_or_state, None
+    opt_state = jax.vmap(lambda v: opt.init(v, problem))(u) if isinstance(opt, _GaussNewton) else jax.vmap(opt.init)(u)
+    inf = jnp.full((u.shape[0],), jnp.inf, u.dtype)
+    if previous is None:
+        return _StartState(
+            u=u,
+            opt_state=opt_state,
+            loss=inf,
+            best_u=u,
+            best_loss=inf,
+            status=jnp.zeros(u.shape[0], jnp.int32),
+            quiet=jnp.zeros(u.shape[0], jnp.int32),
+            iterations=jnp.zeros(u.shape[0], jnp.int32),
+        )
+    return _StartState(
+        u=u,
+        opt_state=opt_state,
+        loss=previous.best_loss,
+        best_u=previous.best_u,
+        best_loss=previous.best_loss,
+        status=previous.status,
+        quiet=jnp.zeros_like(previous.quiet),
+        iterations=previous.iterations,
+    )
+
+
+def _chunk_runner(opt, objective, tol: Tolerances, kind: str):
+    """A jitted function (state, problem, n) -> (state, losses (n, S)) running n steps of every start."""
+
+    def one_start(s: _StartState, problem):
+        value_and_grad = jax.value_and_grad(objective)
+        if kind == "gauss-newton":
+            loss, grad, updates, opt_state = opt.step(s.u, s.opt_state, problem)
+        elif kind == "lbfgs":
+            fn = lambda u: objective(u, problem)  # noqa: E731
+            loss, grad = optax.value_and_grad_from_state(fn)(s.u, state=s.opt_state)
+            updates, opt_state = opt.update(grad, s.opt_state, s.u, value=loss, grad=grad, value_fn=fn)
+        else:
+            loss, grad = value_and_grad(s.u, problem)
+            updates, opt_state = opt.update(grad, s.opt_state, s.u)
+        u_new = s.u + updates
+        running = s.status == RUNNING
+        finite = jnp.isfinite(loss) & jnp.all(jnp.isfinite(grad)) & jnp.all(jnp.isfinite(u_new))
+        rel = jnp.abs(loss - s.loss) / jnp.maximum(jnp.abs(s.loss), jnp.finfo(loss.dtype).tiny)
+        rel = jnp.where(jnp.isfinite(s.loss), rel, jnp.inf)
+        small = (rel < tol.ftol) & (jnp.max(jnp.abs(u_new - s.u)) < tol.xtol)
+        stalled = jnp.asarray(False)
+        if kind == "gauss-newton":
+            # a rejected step is no evidence of convergence; a damping that had
+            # to grow without bound is: no direction lowers the loss any more
+            small = small & jnp.any(updates != 0)
+            stalled = opt_state.damping >= 1e10
+        quiet = jnp.where(small, s.quiet + 1, 0)
+        converged = (quiet >= tol.patience) | (jnp.max(jnp.abs(grad)) < tol.gtol) | stalled
+        new_status = jnp.where(~finite, DIVERGED, jnp.where(converged, CONVERGED, RUNNING))
+        status = jnp.where(running, new_status, s.status)
+        advance = running & finite & ~converged
+        better = running & finite & (loss < s.best_loss)
+
+        def pick(new, old):
+            return jnp.where(advance, new, old)
+
+        new = _StartState(
+            u=pick(u_new, s.u),
+            opt_state=jax.tree_util.tree_map(pick, opt_state, s.opt_state),
+            loss=jnp.where(running & finite, loss, s.loss),
+            best_u=jnp.where(better, s.u, s.best_u),
+            best_loss=jnp.where(better, loss, s.best_loss),
+            status=status,
+            quiet=jnp.where(running, quiet, s.quiet),
+            iterations=s.iterations + running.astype(jnp.int32),
+        )
+        recorded = jnp.where(running & finite, loss, jnp.where(status == DIVERGED, jnp.nan, s.loss))
+        return new, recorded
+
+    batched = jax.vmap(one_start, in_axes=(0, None))
+
+    @eqx.filter_jit
+    def run(state, problem, n):
+        def body(s, _):
+            return batched(s, problem)
+
+        return jax.lax.scan(body, state, None, length=n)
+
+    def runner(state, problem, n):
+        return run(state, problem, n)
+
+    return runner
+
+
+class _GaussNewtonState(eqx.Module):
+    residual: jnp.ndarray
+    jacobian: jnp.ndarray
+    damping: jnp.ndarray
+
+
+class _GaussNewton:
+    """Levenberg-Marquardt steps on r(u): (J^T J + mu diag(J^T J)) d = -J^T r.
+
+    A step is taken when it lowers sum(r**2) (then mu /= 3), otherwise the
+    point stays and mu *= 4. The Jacobian comes from forward mode
+    (``jax.jacfwd``), one pass per step carrying P tangents.
+    """
+
+    def __init__(self, residual):
+        self.residual = residual
+
+    def _linearise(self, u, problem):
+        jac, r = jax.jacfwd(lambda v: (self.residual(v, problem),) * 2, has_aux=True)(u)
+        return r, jac
+
+    def init(self, u, problem):
+        r, jac = self._linearise(u, problem)
+        return _GaussNewtonState(r, jac, jnp.asarray(1e-3, u.dtype))
+
+    def step(self, u, st: _GaussNewtonState, problem):
+        """Returns (loss at u, gradient at u, update, new state)."""
+        r, jac, mu = st.residual, st.jacobian, st.damping
+        loss = jnp.sum(r**2)
+        grad = 2.0 * jac.T @ r
+        jtj = jac.T @ jac
+        scale = jnp.maximum(jnp.diag(jtj), jnp.finfo(u.dtype).eps * jnp.max(jnp.diag(jtj)))
+        delta = jnp.linalg.solve(jtj + mu * jnp.diag(scale), -jac.T @ r)
+        delta = jnp.where(jnp.isfinite(delta), delta, 0.0)
+        r_try, jac_try = self._linearise(u + delta, problem)
+        loss_try = jnp.sum(r_try**2)
+        accept = jnp.isfinite(loss_try) & (loss_try < loss)
+        new = _GaussNewtonState(
+            residual=jnp.where(accept, r_try, r),
+            jacobian=jnp.where(accept, jac_try, jac),
+            damping=jnp.clip(jnp.where(accept, mu / 3.0, mu * 4.0), 1e-12, 1e12),
+        )
+        return loss, grad, jnp.where(accept, delta, 0.0), new
+
+
+def _shard(state):
+    """Shard the start axis over the available devices (no-op on one device)."""
+    devices = jax.devices()
+    n_dev = len(devices)
+    n = state.u.shape[0]
+    if n_dev == 1 or n % n_dev:
+        return state
+    mesh = jax.sharding.Mesh(np.array(devices), ("start",))
+    spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("start"))
+    return jax.tree_util.tree_map(lambda a: jax.device_put(a, spec) if eqx.is_array(a) and a.ndim else a, state)
+
+
+def _progress_bar(progress, total, n_starts):
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=f"inverting {n_starts} starts", unit="it")
+
+
+# ------------------------------------------------------------------ results
+
+
+def results_dataset(space, *, initial, final, loss_history, final_loss, status, iterations) -> xr.Dataset:
+    """Assemble the inversion results.
+
+    Dims ``start``, ``parameter``, ``iteration``. Variables: ``initial`` and
+    ``final`` (start, parameter) physical values; ``loss`` (start, iteration);
+    ``final_loss``, ``status`` (CF flags), ``iterations`` per start;
+    ``best_start``; per-parameter ``median``, ``p05``, ``p95`` and
+    ``relative_spread`` = (p95 - p05) / |median| over converged starts (all
+    non-diverged starts if none converged). Derived quantities (h_eff when h
+    and beta are free) are extra entries along ``parameter`` with
+    ``role = "derived"``.
+    """
+    names = list(space.names)
+    units = list(space.units)
+    role = ["free"] * len(names)
+    init_d = derived_values(names, dict(zip(names, initial.T)))
+    final_d = derived_values(names, dict(zip(names, final.T)))
+    for key in final_d:
+        names.append(key)
+        units.append("W m-2 K-1" if key == "h_eff" else "")
+        role.append("derived")
+        initial = np.concatenate([initial, init_d[key][:, None]], axis=1)
+        final = np.concatenate([final, final_d[key][:, None]], axis=1)
+    good = status == CONVERGED
+    basis = "converged"
+    if not np.any(good):
+        good = status != DIVERGED
+        basis = "non-diverged"
+    chosen = final[good] if np.any(good) else np.full((1, final.shape[1]), np.nan)
+    median = np.median(chosen, axis=0)
+    p05, p95 = np.percentile(chosen, [5, 95], axis=0)
+    finite_loss = np.where(np.isfinite(final_loss), final_loss, np.inf)
+    ds = xr.Dataset(
+        {
+            "initial": (("start", "parameter"), initial, {"long_name": "starting value"}),
+            "final": (("start", "parameter"), final, {"long_name": "estimate (lowest loss reached)"}),
+            "loss": (("start", "iteration"), loss_history, {"long_name": "misfit J at each iteration", "units": "1"}),
+            "final_loss": (("start",), final_loss, {"long_name": "lowest misfit reached", "units": "1"}),
+            "status": (
+                ("start",),
+                status.astype(np.int8),
+                {"flag_values": np.arange(4, dtype=np.int8), "flag_meanings": " ".join(STATUS_NAMES)},
+            ),
+            "iterations": (("start",), iterations, {"long_name": "iterations taken"}),
+            "best_start": ((), int(np.argmin(finite_loss)), {"long_name": "start with the lowest loss"}),
+            "median": (("parameter",), median, {"long_name": f"median over {basis} starts"}),
+            "p05": (("parameter",), p05, {"long_name": f"5th percentile over {basis} starts"}),
+            "p95": (("parameter",), p95, {"long_name": f"95th percentile over {basis} starts"}),
+            "relative_spread": (
+                ("parameter",),
+                (p95 - p05) / np.abs(median),
+                {"long_name": "(p95 - p05) / |median|: small = pinned down by the data", "units": "1"},
+            ),
+            "n_converged": ((), int(np.sum(status == CONVERGED))),
+            "n_diverged": ((), int(np.sum(status == DIVERGED))),
+        },
+        coords={
+            "start": np.arange(final.shape[0]),
+            "parameter": names,
+            "iteration": np.arange(loss_history.shape[1]),
+            "units": ("parameter", units),
+            "role": ("parameter", role),
+        },
+    )
+    ds.attrs["summary_basis"] = basis
+    return ds
+
+
+def window_metrics(model, forcing, observations, space, final, *, initial=None, fit, validate=None) -> xr.Dataset:
+    """Skill of every start's estimate on the fit and validation windows.
+
+    Returns variables ``metric_value`` (start, window, variable, metric).
+    """
+    from .metrics import all_metrics
+
+    stop = max(fit[1], validate[1] if validate else 0)
+    f = forcing.window(0, stop)
+    depths = observations.depths
+    x = jnp.asarray(final[:, : space.size])
+
+    @jax.jit
+    def run(x):
+        m = space.physical_to_model(x, model)
+        return observations.simulated(simulate(m, f, initial=initial, depths=depths))
+
+    sims = np.asarray(jax.vmap(run)(x))
+    obs = np.asarray(observations.values)[:stop]
+    windows = {"fit": fit}
+    if validate:
+        windows["validation"] = validate
+    metric_names = None
+    values = []
+    for sim in sims:
+        per_window = []
+        for w in windows.values():
+            per_var = []
+            for v in range(obs.shape[1]):
+                m = all_metrics(sim[w[0] : w[1], v], obs[w[0] : w[1], v])
+                metric_names = list(m)
+                per_var.append([float(m[k]) for k in metric_names])
+            per_window.append(per_var)
+        values.append(per_window)
+    return xr.Dataset(
+        {"metric_value": (("start", "window", "variable", "metric"), np.asarray(values))},
+        coords={"window": list(windows), "variable": list(observations.names), "metric": metric_names},
+    )
+
+
+def status_counts(result: xr.Dataset) -> dict[str, int]:
+    """Number of starts in each status."""
+    s = np.asarray(result["status"])
+    return {name: int(np.sum(s == i)) for i, name in enumerate(STATUS_NAMES) if i != RUNNING}
+
+
+__all__ = [
+    "invert",
+    "make_objective",
+    "default_optimizer",
+    "Tolerances",
+    "results_dataset",
+    "window_metrics",
+    "status_counts",
+    "STATUS_NAMES",
+]
+
+
