@@ -123,7 +123,7 @@ class Forcing(eqx.Module):
         increasing. ``top_temperature`` names a variable of ``ds`` (or gives an
         array) for a prescribed top boundary.
         """
-        source = source or ds.attrs.get("source_file", "forcing dataset")
+        source = source or ds.attrs.get("source", "forcing dataset")
         if "time" not in ds.coords:
             raise ForcingError(f"{source}: no 'time' coordinate")
         dt = regular_time_step(ds["time"].values, source)

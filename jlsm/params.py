@@ -322,9 +322,14 @@ class ParameterSpace:
         if n < 1:
             raise ParameterError(f"ParameterSpace.sample: number of starts must be >= 1, got {n}")
         if method == "sobol":
+            import warnings
+
             from scipy.stats import qmc
 
-            q = qmc.Sobol(d=self.size, scramble=True, seed=seed).random(n)
+            with warnings.catch_warnings():
+                # balance is best at powers of 2; any n is still a valid low-discrepancy set
+                warnings.simplefilter("ignore", UserWarning)
+                q = qmc.Sobol(d=self.size, scramble=True, seed=seed).random(n)
         elif method == "uniform":
             q = np.random.default_rng(seed).random((n, self.size))
         else:

@@ -1,0 +1,161 @@
+"""The ``jlsm`` command.
+
+    jlsm demo [--starts N] [--out DIR] [--json FILE]    the published synthetic twin experiment
+    jlsm invert CONFIG.toml [--out DIR] [--json FILE]   an inversion described by a config file
+
+Float64 is switched on here (the command's choice; importing jlsm changes no
+JAX setting). Errors in the user's input print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="jlsm", description="Differentiable land-surface model: inversion tools.")
+    parser.add_argument("--float32", action="store_true", help="run in float32 (default float64)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="the published synthetic twin experiment (multi-start inversion)")
+    demo.add_argument("--starts", type=int, default=50, help="random starts per configuration (default 50)")
+    demo.add_argument("--out", type=Path, default=Path("results/demo"), help="output folder (default results/demo)")
+    demo.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
+    demo.add_argument("--noise", type=float, default=0.0, help="Gaussian observation noise [K] (default 0)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the starts and the noise (default 0)")
+    demo.add_argument("--steps", type=int, default=0, help="Adam iterations before the polish (default 0)")
+    demo.add_argument("--polish", type=int, default=40, help="Gauss-Newton iterations (default 40)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    inv = sub.add_parser("invert", help="run an inversion described by a TOML config file")
+    inv.add_argument("config", type=Path, help="the TOML config (see examples/)")
+    inv.add_argument("--out", type=Path, default=None, help="output folder (overrides the config)")
+    inv.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
+    inv.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    args = parser.parse_args(argv)
+
+    import jax
+
+    if not args.float32:
+        jax.config.update("jax_enable_x64", True)
+
+    from .errors import JlsmError
+
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "invert":
+            from .config import run_config
+
+            return run_config(args.config, out=args.out, json_path=args.json, progress=not args.no_progress)
+    except JlsmError as err:
+        print(f"jlsm: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jlsm: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _demo(args) -> int:
+    from .inverse import invert, status_counts
+    from .synthetic import TRUE_PARAMETERS, TWIN_CONFIGURATIONS, twin_case
+
+    t0 = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    truth = {**TRUE_PARAMETERS, "h_eff": TRUE_PARAMETERS["h"] * (1 + 1 / TRUE_PARAMETERS["beta"])}
+    summary = {"noise_K": args.noise, "starts": args.starts, "seed": args.seed, "configurations": {}}
+    for name, cfg in TWIN_CONFIGURATIONS.items():
+        t1 = time.perf_counter()
+        model, forcing, observations, space, initial = twin_case(name, noise=args.noise, seed=args.seed)
+        result = invert(
+            model,
+            forcing,
+            observations,
+            space,
+            starts=args.starts,
+            seed=args.seed,
+            initial=initial,
+            steps=args.steps,
+            polish=args.polish,
+            progress=not args.no_progress,
+        )
+        seconds = time.perf_counter() - t1
+        result.attrs["configuration"] = name
+        result.attrs["description"] = cfg["description"]
+        path = args.out / f"demo_{name.replace('+', '_')}.nc"
+        _write_netcdf(result, path)
+        print(f"\n{name}: {cfg['description']}")
+        print(_table(result, truth))
+        counts = status_counts(result)
+        print(f"starts: {counts}; {seconds:.1f} s including compilation; results: {path}")
+        summary["configurations"][name] = _summary(result, truth, seconds)
+        _figures(result, truth, args.out / f"demo_{name.replace('+', '_')}")
+    total = time.perf_counter() - t0
+    summary["wall_seconds_total"] = total
+    print(f"\ntotal {total:.1f} s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2))
+        print(f"summary: {args.json}")
+    return 0
+
+
+def _table(result, truth) -> str:
+    good = result["status"].values == 1
+    if not good.any():
+        good = result["status"].values != 2
+    lines = [f"{'parameter':<20}{'true':>12}{'median':>14}{'p05':>14}{'p95':>14}{'rel. spread':>13}  verdict"]
+    for p in result["parameter"].values:
+        final = result["final"].sel(parameter=p).values[good]
+        med, lo, hi = np.median(final), np.percentile(final, 5), np.percentile(final, 95)
+        spread = (hi - lo) / abs(med) if med else np.inf
+        verdict = "identified" if spread < 0.01 else "NOT identified (spread across starts)"
+        lines.append(f"{p:<20}{truth.get(p, np.nan):>12.6g}{med:>14.6g}{lo:>14.6g}{hi:>14.6g}{spread:>13.2e}  {verdict}")
+    return "\n".join(lines)
+
+
+def _summary(result, truth, seconds) -> dict:
+    good = result["status"].values == 1
+    out = {"n_starts": int(result.sizes["start"]), "n_converged": int(good.sum()), "wall_seconds": seconds, "parameters": {}}
+    for p in result["parameter"].values:
+        final = result["final"].sel(parameter=p).values[good] if good.any() else np.array([np.nan])
+        out["parameters"][str(p)] = {
+            "true": truth.get(str(p)),
+            "median": float(np.median(final)),
+            "p05": float(np.percentile(final, 5)),
+            "p95": float(np.percentile(final, 95)),
+        }
+    return out
+
+
+def _write_netcdf(result, path):
+    try:
+        result.to_netcdf(path)
+    except (ImportError, ValueError) as err:  # no netCDF engine installed
+        alt = path.with_suffix(".json")
+        alt.write_text(json.dumps(result.to_dict(data="list"), default=str))
+        print(f"(NetCDF not written: {err}; wrote {alt})")
+
+
+def _figures(result, truth, stem):
+    try:
+        from .plot import estimates_figure
+    except ImportError:
+        return
+    try:
+        fig = estimates_figure(result, truth)
+    except ImportError:
+        return
+    fig.savefig(f"{stem}.png", dpi=120)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
