@@ -17,6 +17,7 @@ import numpy as np
 
 from .forcing import Forcing
 from .grid import SoilGrid
+from .io import data_dir
 from .model import LandSurfaceModel
 from .physics.radiation import Radiation
 from .physics.soil_heat import JacobiSolver, SoilThermal, TridiagonalSolver
@@ -122,18 +123,6 @@ def paper_model(
         bottom_temperature=p["bottom_temperature"],
         solver=step_solver,
     )
-
-
-def data_dir() -> Path | None:
-    """The shared data folder: ``$JLSM_DATA_DIR``, else ``../shared/data`` beside the project, if it exists."""
-    env = os.environ.get("JLSM_DATA_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data")
-    candidates.append(Path.cwd().parent / "shared" / "data")
-    for c in candidates:
-        if c.is_dir():
-            return c
-    return None
 
 
 def load_published_observations(folder: str | os.PathLike | None = None) -> np.ndarray:
