@@ -21,10 +21,9 @@ from .grid import SoilGrid
 from .physics.radiation import Radiation
 from .physics.soil_heat import (
     AbstractSoilHeatSolver,
-    Bands,
+    ColumnOperator,
     SoilThermal,
     TridiagonalSolver,
-    conduction,
 )
 from .physics.turbulence import AbstractTurbulentExchange, BowenRatioExchange
 
@@ -177,64 +176,35 @@ class LandSurfaceModel(eqx.Module):
         cv = self.soil.node_capacity(self.grid, dtype) * jnp.asarray(self.active, dtype)
         return jnp.sum(cv * profile, axis=-1)
 
-    def step_matrix(self, dt: float, dtype) -> Bands:
-        """The time-invariant step matrix M [W m-2 K-1]: C V / dt + theta (K + h_eff e0 e0^T), boundary rows replaced."""
-        th = self.solver.theta
-        k = self.soil.interface_conductance(self.grid, dtype)
-        cv_dt = self.soil.node_capacity(self.grid, dtype) / dt
-        zero = jnp.zeros_like(k[:1])
-        lower = jnp.concatenate([zero, -th * k])
-        upper = jnp.concatenate([-th * k, zero])
-        diag = cv_dt + th * (jnp.concatenate([zero, k]) + jnp.concatenate([k, zero]))
+    def operator(self, dt: float, dtype) -> ColumnOperator:
+        """The time-invariant step operator for time step ``dt`` [s]."""
+        zero = jnp.zeros((), dtype)
+        eb = not self.dirichlet_top
+        return ColumnOperator(
+            k=self.soil.interface_conductance(self.grid, dtype),
+            capacity=self.soil.node_capacity(self.grid, dtype) / dt,
+            surface_conductance=jnp.asarray(self.turbulence.conductance(), dtype) if eb else zero,
+            emissivity_sigma=jnp.asarray(self.radiation.emissivity * self.radiation.stefan_boltzmann, dtype) if eb else zero,
+            bottom_value=jnp.asarray(self.bottom_temperature, dtype) - self.reference_temperature,
+            theta=self.solver.theta,
+            t_ref=self.reference_temperature,
+            top_fixed=self.dirichlet_top,
+            bottom_fixed=self.dirichlet_bottom,
+        )
+
+    def boundary_forcing(self, forcing: Forcing, dtype):
+        """b(t): absorbed radiation + h_eff (Ta - t_ref) [W m-2] (energy-balance top), or the
+        prescribed top anomaly [K], shape (T,)."""
+        tr = self.reference_temperature
         if self.dirichlet_top:
-            diag = diag.at[0].set(1.0)
-            upper = upper.at[0].set(0.0)
-        else:
-            diag = diag.at[0].add(th * jnp.asarray(self.turbulence.conductance(), dtype))
-        if self.dirichlet_bottom:
-            diag = diag.at[-1].set(1.0)
-            lower = lower.at[-1].set(0.0)
-        return Bands(lower, diag, upper)
+            return jnp.asarray(forcing.top_temperature, dtype) - tr
+        absorbed = self.radiation.absorbed(forcing.sw_down, forcing.lw_down)
+        return jnp.asarray(absorbed + self.turbulence.conductance() * (forcing.t_air - tr), dtype)
 
     def surface_flux(self, ts, sw_down, lw_down, t_air):
         """Ground heat flux G_0 [W m-2] from the surface energy balance at surface temperature ts [K]."""
         sensible, latent = self.turbulence.fluxes(ts, t_air)
         return self.radiation.net(ts, sw_down, lw_down) - sensible - latent
-
-    def step(self, x, forcing_now, forcing_next, dt, bands=None, prepared=None):
-        """Advance the anomaly profile ``x`` [K] by one step of ``dt`` [s].
-
-        ``forcing_now``/``forcing_next`` are :class:`Forcing` slices at one time
-        (scalar leaves). ``bands``/``prepared`` may be passed in to reuse work
-        across steps.
-        """
-        dtype = x.dtype
-        tr = self.reference_temperature
-        th = self.solver.theta
-        if bands is None:
-            bands = self.step_matrix(dt, dtype)
-        if prepared is None:
-            prepared = self.solver.prepare(bands)
-        k = self.soil.interface_conductance(self.grid, dtype)
-        cv_dt = self.soil.node_capacity(self.grid, dtype) / dt
-        rhs = cv_dt * x
-        if th != 1.0:
-            explicit = conduction(k, x)
-            if not self.dirichlet_top:
-                g_now = self.surface_flux(tr + x[0], forcing_now.sw_down, forcing_now.lw_down, forcing_now.t_air)
-                explicit = explicit.at[0].add(g_now)
-            rhs = rhs + (1.0 - th) * explicit
-        if self.dirichlet_top:
-            rhs = rhs.at[0].set(forcing_next.top_temperature - tr)
-            emission = jnp.zeros((), dtype)
-        else:
-            h_eff = self.turbulence.conductance()
-            absorbed = self.radiation.absorbed(forcing_next.sw_down, forcing_next.lw_down)
-            rhs = rhs.at[0].add(th * (absorbed + h_eff * (forcing_next.t_air - tr)))
-            emission = th * self.radiation.emissivity * self.radiation.stefan_boltzmann
-        if self.dirichlet_bottom:
-            rhs = rhs.at[-1].set(self.bottom_temperature - tr)
-        return self.solver.solve(bands, prepared, rhs, x, jnp.asarray(emission, dtype), tr)
 
 
 def simulate(
@@ -279,25 +249,35 @@ def simulate(
     n = model.grid.n
 
     x0 = _initial_anomaly(model, initial, n, dtype)
-    bands = model.step_matrix(forcing.dt, dtype)
-    prepared = model.solver.prepare(bands)
+    op = model.operator(forcing.dt, dtype)
+    solver = model.solver
+    prepared = solver.prepare(op)
+    boundary = model.boundary_forcing(forcing, dtype)
+    # nodes to read back each step: top two, bottom two, and the interpolation pairs
+    wanted = np.unique(np.concatenate([[0, 1, n - 2, n - 1], index, np.minimum(index + 1, n - 1)]))
+    pos = {int(j): i for i, j in enumerate(wanted)}
+    lo = np.array([pos[int(i)] for i in index], dtype=int)
+    hi = np.array([pos[int(min(i + 1, n - 1))] for i in index], dtype=int)
+    edges = np.array([pos[0], pos[1], pos[n - 2], pos[n - 1]])
     weight = jnp.asarray(weight, dtype)
+    full = np.arange(n)
 
-    def sample(x):
-        at_depth = x[index] * (1.0 - weight) + x[np.minimum(index + 1, n - 1)] * weight
-        keep = (x[0], x[1], x[-2], x[-1], at_depth)
-        return keep + ((x,) if profile else ())
+    def sample(carry, b):
+        x = solver.nodes(op, prepared, carry, wanted, b)
+        out = (x[edges], x[lo] * (1.0 - weight) + x[hi] * weight)
+        return out + ((solver.nodes(op, prepared, carry, full, b),) if profile else ())
 
-    def body(x, pair):
-        now, nxt = pair
-        x_new = model.step(x, now, nxt, forcing.dt, bands, prepared)
-        return x_new, sample(x_new)
+    def body(carry, pair):
+        b_now, b_next = pair
+        carry = solver.step(op, prepared, carry, b_now, b_next)
+        return carry, sample(carry, b_next)
 
-    pairs = (_slice_forcing(forcing, 0, -1), _slice_forcing(forcing, 1, None))
-    _, samples = _scan(body, x0, pairs, forcing.n_times - 1, checkpoint_every)
-    first = sample(x0)
+    carry0 = solver.init(op, prepared, x0)
+    _, samples = _scan(body, carry0, (boundary[:-1], boundary[1:]), forcing.n_times - 1, checkpoint_every)
+    first = sample(carry0, boundary[0])
     samples = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, samples)
-    x_top, x_second, x_penult, x_bottom, at_depth = samples[:5]
+    x_top, x_second, x_penult, x_bottom = (samples[0][:, i] for i in range(4))
+    at_depth = samples[1]
 
     ts = tr + x_top
     k = model.soil.interface_conductance(model.grid, dtype)
@@ -316,7 +296,7 @@ def simulate(
         latent=latent,
         ground=ground,
         bottom=bottom,
-        profile=tr + samples[5] if profile else None,
+        profile=tr + samples[2] if profile else None,
         depths=depths,
     )
 

@@ -20,7 +20,7 @@ from .grid import SoilGrid
 from .io import data_dir
 from .model import LandSurfaceModel
 from .physics.radiation import Radiation
-from .physics.soil_heat import JacobiSolver, SoilThermal, TridiagonalSolver
+from .physics.soil_heat import JacobiSolver, ModalSolver, SoilThermal, TridiagonalSolver
 from .physics.turbulence import BowenRatioExchange
 
 TRUE_PARAMETERS = {
@@ -92,7 +92,8 @@ def paper_model(
     """The study's model at its true parameters (override any by keyword).
 
     Args:
-        solver: ``"direct"`` (tridiagonal) or ``"jacobi"`` (the study's solver).
+        solver: ``"direct"`` (tridiagonal), ``"modal"`` (eigenbasis) or
+            ``"jacobi"`` (the study's solver).
         tolerance: Jacobi stopping tolerance [K].
         theta: 1 (backward Euler, the study) or 0.5 (Crank-Nicolson).
         absorb_all_longwave: absorb all of LWdown, as the study did.
@@ -107,12 +108,14 @@ def paper_model(
     p = {**TRUE_PARAMETERS, "emissivity": 0.95, **parameters}
     if solver == "direct":
         step_solver = TridiagonalSolver(theta=theta)
+    elif solver == "modal":
+        step_solver = ModalSolver(theta=theta)
     elif solver == "jacobi":
         step_solver = JacobiSolver(theta=theta, tolerance=tolerance)
     else:
         from .errors import ParameterError
 
-        raise ParameterError(f"paper_model: solver must be 'direct' or 'jacobi', got {solver!r}")
+        raise ParameterError(f"paper_model: solver must be 'direct', 'modal' or 'jacobi', got {solver!r}")
     return LandSurfaceModel(
         grid=grid if grid is not None else SoilGrid.uniform(1.0, 101),
         soil=SoilThermal(p["conductivity"], p["heat_capacity"]),

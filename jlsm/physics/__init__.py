@@ -7,7 +7,9 @@ Nothing here imports from the rest of jlsm except :mod:`jlsm.grid` and
 from .radiation import STEFAN_BOLTZMANN, Radiation
 from .soil_heat import (
     AbstractSoilHeatSolver,
+    ColumnOperator,
     JacobiSolver,
+    ModalSolver,
     SoilThermal,
     TridiagonalSolver,
 )
@@ -18,6 +20,8 @@ __all__ = [
     "Radiation",
     "AbstractSoilHeatSolver",
     "JacobiSolver",
+    "ModalSolver",
+    "ColumnOperator",
     "TridiagonalSolver",
     "SoilThermal",
     "AbstractTurbulentExchange",
