@@ -146,8 +146,9 @@ class Forcing(eqx.Module):
                 raise ForcingError(f"{source}: top-temperature variable {top_temperature!r} not found")
             top_temperature = _series(ds[top_temperature], source)
         times = ds["time"].values
+        shown = {f: next((n for n in ALMA_NAMES[f] if n in ds), "Wind_N/Wind_E") for f in fields}
         for field, values in fields.items():
-            _check_series(field, values, source, times=times)
+            _check_series(field, values, source, times=times, label=shown[field])
         return cls(**fields, dt=dt, top_temperature=top_temperature, source=source)
 
 
@@ -192,25 +193,27 @@ _RANGES = {
 }
 
 
-def _check_series(name, values, source, times=None):
+def _check_series(name, values, source, times=None, label=None):
+    """Raise ForcingError for NaN/Inf or implausible values; ``label`` is the name shown (default ``name``)."""
+    shown = label or name
     v = np.asarray(values, dtype=float)
     where = (lambda i: f"time {times[i]}") if times is not None else (lambda i: f"time index {i}")
     bad = ~np.isfinite(v)
     if np.any(bad):
         i = np.flatnonzero(bad)
         raise ForcingError(
-            f"{source}: {name} has {i.size} NaN/Inf value(s), first at {where(i[0])}; "
+            f"{source}: {shown} has {i.size} NaN/Inf value(s), first at {where(i[0])}; "
             "fill gaps before running (see jlsm.io.fill_gaps)"
         )
     lo, hi, unit = _RANGES[name]
     if name in ("t_air", "top_temperature") and v.size and np.nanmax(v) < 100.0:
         raise ForcingError(
-            f"{source}: {name} looks like degrees Celsius (max {np.nanmax(v):.1f}); expected kelvin"
+            f"{source}: {shown} looks like degrees Celsius (max {np.nanmax(v):.1f}); expected kelvin"
         )
     out = (v < lo) | (v > hi)
     if np.any(out):
         i = int(np.flatnonzero(out)[0])
         raise ForcingError(
-            f"{source}: {name} = {v[i]:g} at {where(i)} is outside the plausible range "
+            f"{source}: {shown} = {v[i]:g} at {where(i)} is outside the plausible range "
             f"[{lo:g}, {hi:g}] {unit}"
         )

@@ -20,6 +20,7 @@ the first-order phase.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
 import time as _time
@@ -71,45 +72,40 @@ class _StartState(eqx.Module):
     iterations: jnp.ndarray
 
 
-def make_objective(
-    model: LandSurfaceModel,
-    forcing: Forcing,
-    observations: Observations,
-    space: ParameterSpace,
-    *,
-    initial=None,
-    checkpoint_every: int | None = None,
-) -> Callable:
-    """The misfit J(u) of unconstrained parameters ``u`` (P,), a pure function.
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """The misfit J(u) of unconstrained parameters ``u`` (P,), a pure, hashable function.
 
-    The model runs over the whole ``forcing``; the misfit uses every observed
-    (non-NaN) value of ``observations``.
+    Called as ``objective(u, problem)`` with ``problem = (model, forcing,
+    observations, initial)``: the model (its free parameters set from ``u``)
+    runs over the whole forcing from the initial temperature (None: the bottom
+    temperature), and the misfit uses every observed (non-NaN) value. Being
+    hashable by value, the same objective reuses compiled code across calls.
     """
-    depths = observations.depths
 
-    def objective(u, problem):
-        base, f, obs = problem
-        m = space.to_model(u, base)
-        out = simulate(m, f, initial=initial, depths=depths, checkpoint_every=checkpoint_every)
-        return misfit(obs.simulated(out), obs.values, obs.scale)
+    space: ParameterSpace
+    checkpoint_every: int | None = None
 
-    return objective
+    def simulated(self, u, problem, *, physical: bool = False):
+        """Model counterparts of the observations (T, V) at ``u`` (or physical values)."""
+        base, f, obs, initial = problem
+        m = self.space.physical_to_model(u, base) if physical else self.space.to_model(u, base)
+        out = simulate(m, f, initial=initial, depths=obs.depths, checkpoint_every=self.checkpoint_every)
+        return obs.simulated(out)
 
+    def __call__(self, u, problem):
+        obs = problem[2]
+        return misfit(self.simulated(u, problem), obs.values, obs.scale)
 
-def make_residual(space: ParameterSpace, depths, *, initial=None, checkpoint_every=None) -> Callable:
-    """Residual vector r(u, problem) with sum(r**2) equal to the misfit J (for Gauss-Newton)."""
-
-    def residual(u, problem):
-        base, f, obs = problem
-        m = space.to_model(u, base)
-        out = simulate(m, f, initial=initial, depths=depths, checkpoint_every=checkpoint_every)
-        r, mask = residuals(obs.simulated(out), obs.values, obs.scale)
+    def residual(self, u, problem):
+        """Residual vector r with sum(r**2) = J (for Gauss-Newton)."""
+        obs = problem[2]
+        r, mask = residuals(self.simulated(u, problem), obs.values, obs.scale)
         count = jnp.maximum(jnp.sum(mask, axis=0), 1)
         return (r / jnp.sqrt(count * r.shape[1])).ravel()
 
-    return residual
 
-
+@functools.lru_cache(maxsize=32)
 def default_optimizer(steps: int, learning_rate: float = 0.05) -> optax.GradientTransformation:
     """Adam with a cosine-decayed learning rate (to 1 % over ``steps``) and gradient clipping."""
     schedule = optax.cosine_decay_schedule(learning_rate, max(steps, 1), alpha=0.01)
@@ -183,8 +179,9 @@ def invert(
     fit_forcing = forcing.window(0, fit[1])
     fit_obs = observations.window(*fit)
     fit_obs = Observations(np.asarray(fit_obs.values)[: fit[1]], fit_obs.observables, fit_obs.scale)
-    problem = (model, fit_forcing, fit_obs)
-    objective = make_objective(model, fit_forcing, fit_obs, space, initial=initial, checkpoint_every=checkpoint_every)
+    initial_array = None if initial is None else jnp.asarray(initial, fit_forcing.t_air.dtype)
+    problem = (model, fit_forcing, fit_obs, initial_array)
+    objective = Objective(space, checkpoint_every)
     dtype = jnp.result_type(*[x for x in jax.tree_util.tree_leaves(problem) if eqx.is_inexact_array(x)])
     u0 = jnp.asarray(u0, dtype)
 
@@ -192,23 +189,22 @@ def invert(
     phases = [("first_order", optimizer or default_optimizer(steps, learning_rate), steps)] if steps else []
     if polish:
         if polish_method == "lbfgs":
-            phases.append(("lbfgs", optax.lbfgs(), polish))
+            phases.append(("lbfgs", _lbfgs(), polish))
         elif polish_method == "gauss-newton":
-            residual = make_residual(space, fit_obs.depths, initial=initial, checkpoint_every=checkpoint_every)
-            phases.append(("gauss-newton", _GaussNewton(residual), polish))
+            phases.append(("gauss-newton", _GaussNewton(objective), polish))
         else:
             raise InputError(f"invert: polish_method must be 'gauss-newton' or 'lbfgs', got {polish_method!r}")
     bar = _progress_bar(progress, sum(p[2] for p in phases), n_starts)
     done = 0
     try:
         for phase, opt, n_steps in phases:
-            state = _init_state(opt, objective, problem, u0 if state is None else state, n_starts)
+            state = _init_state(opt, problem, u0 if state is None else state)
             state = _shard(state)
-            run = _chunk_runner(opt, objective, tolerances, kind=phase)
+            spec = _ChunkSpec(opt, objective, tolerances, phase)
             remaining = n_steps
             while remaining > 0:
                 k = min(chunk, remaining)
-                state, losses = run(state, problem, k)
+                state, losses = _run_chunk(state, problem, k, spec)
                 histories.append(np.asarray(losses))
                 remaining -= k
                 done += k
@@ -313,13 +309,13 @@ def _starting_points(space, starts, seed, sampler):
 # ------------------------------------------------------------------- engine
 
 
-def _init_state(opt, objective, problem, u_or_state, n_starts):
+def _init_state(opt, problem, u_or_state):
     if isinstance(u_or_state, _StartState):
         u = u_or_state.best_u
         previous = u_or_state
     else:
         u, previous = u_or_state, None
-    opt_state = jax.vmap(lambda v: opt.init(v, problem))(u) if isinstance(opt, _GaussNewton) else jax.vmap(opt.init)(u)
+    opt_state = _init_optimizer(opt, u, problem)
     inf = jnp.full((u.shape[0],), jnp.inf, u.dtype)
     if previous is None:
         return _StartState(
@@ -344,68 +340,85 @@ def _init_state(opt, objective, problem, u_or_state, n_starts):
     )
 
 
-def _chunk_runner(opt, objective, tol: Tolerances, kind: str):
-    """A jitted function (state, problem, n) -> (state, losses (n, S)) running n steps of every start."""
+@functools.lru_cache(maxsize=8)
+def _lbfgs():
+    return optax.lbfgs()
 
-    def one_start(s: _StartState, problem):
-        value_and_grad = jax.value_and_grad(objective)
-        if kind == "gauss-newton":
-            loss, grad, updates, opt_state = opt.step(s.u, s.opt_state, problem)
-        elif kind == "lbfgs":
-            fn = lambda u: objective(u, problem)  # noqa: E731
-            loss, grad = optax.value_and_grad_from_state(fn)(s.u, state=s.opt_state)
-            updates, opt_state = opt.update(grad, s.opt_state, s.u, value=loss, grad=grad, value_fn=fn)
-        else:
-            loss, grad = value_and_grad(s.u, problem)
-            updates, opt_state = opt.update(grad, s.opt_state, s.u)
-        u_new = s.u + updates
-        running = s.status == RUNNING
-        finite = jnp.isfinite(loss) & jnp.all(jnp.isfinite(grad)) & jnp.all(jnp.isfinite(u_new))
-        rel = jnp.abs(loss - s.loss) / jnp.maximum(jnp.abs(s.loss), jnp.finfo(loss.dtype).tiny)
-        rel = jnp.where(jnp.isfinite(s.loss), rel, jnp.inf)
-        small = (rel < tol.ftol) & (jnp.max(jnp.abs(u_new - s.u)) < tol.xtol)
-        stalled = jnp.asarray(False)
-        if kind == "gauss-newton":
-            # a rejected step is no evidence of convergence; a damping that had
-            # to grow without bound is: no direction lowers the loss any more
-            small = small & jnp.any(updates != 0)
-            stalled = opt_state.damping >= 1e10
-        quiet = jnp.where(small, s.quiet + 1, 0)
-        converged = (quiet >= tol.patience) | (jnp.max(jnp.abs(grad)) < tol.gtol) | stalled
-        new_status = jnp.where(~finite, DIVERGED, jnp.where(converged, CONVERGED, RUNNING))
-        status = jnp.where(running, new_status, s.status)
-        advance = running & finite & ~converged
-        better = running & finite & (loss < s.best_loss)
 
-        def pick(new, old):
-            return jnp.where(advance, new, old)
+@eqx.filter_jit
+def _init_optimizer(opt, u, problem):
+    if isinstance(opt, _GaussNewton):
+        return jax.vmap(lambda v: opt.init(v, problem))(u)
+    return jax.vmap(opt.init)(u)
 
-        new = _StartState(
-            u=pick(u_new, s.u),
-            opt_state=jax.tree_util.tree_map(pick, opt_state, s.opt_state),
-            loss=jnp.where(running & finite, loss, s.loss),
-            best_u=jnp.where(better, s.u, s.best_u),
-            best_loss=jnp.where(better, loss, s.best_loss),
-            status=status,
-            quiet=jnp.where(running, quiet, s.quiet),
-            iterations=s.iterations + running.astype(jnp.int32),
-        )
-        recorded = jnp.where(running & finite, loss, jnp.where(status == DIVERGED, jnp.nan, s.loss))
-        return new, recorded
 
-    batched = jax.vmap(one_start, in_axes=(0, None))
+@dataclasses.dataclass(frozen=True)
+class _ChunkSpec:
+    """Static description of a chunk of optimisation steps (hashable: compiled code is reused)."""
 
-    @eqx.filter_jit
-    def run(state, problem, n):
-        def body(s, _):
-            return batched(s, problem)
+    optimizer: object
+    objective: Objective
+    tolerances: Tolerances
+    kind: str
 
-        return jax.lax.scan(body, state, None, length=n)
 
-    def runner(state, problem, n):
-        return run(state, problem, n)
+def _one_start(s: _StartState, problem, spec: _ChunkSpec):
+    """One optimisation step of one start, with convergence and divergence bookkeeping."""
+    opt, objective, tol, kind = spec.optimizer, spec.objective, spec.tolerances, spec.kind
+    if kind == "gauss-newton":
+        loss, grad, updates, opt_state = opt.step(s.u, s.opt_state, problem)
+    elif kind == "lbfgs":
+        fn = lambda u: objective(u, problem)  # noqa: E731
+        loss, grad = optax.value_and_grad_from_state(fn)(s.u, state=s.opt_state)
+        updates, opt_state = opt.update(grad, s.opt_state, s.u, value=loss, grad=grad, value_fn=fn)
+    else:
+        loss, grad = jax.value_and_grad(objective)(s.u, problem)
+        updates, opt_state = opt.update(grad, s.opt_state, s.u)
+    u_new = s.u + updates
+    running = s.status == RUNNING
+    finite = jnp.isfinite(loss) & jnp.all(jnp.isfinite(grad)) & jnp.all(jnp.isfinite(u_new))
+    rel = jnp.abs(loss - s.loss) / jnp.maximum(jnp.abs(s.loss), jnp.finfo(loss.dtype).tiny)
+    rel = jnp.where(jnp.isfinite(s.loss), rel, jnp.inf)
+    small = (rel < tol.ftol) & (jnp.max(jnp.abs(u_new - s.u)) < tol.xtol)
+    stalled = jnp.asarray(False)
+    if kind == "gauss-newton":
+        # a rejected step is no evidence of convergence; a damping that had to
+        # grow without bound is: no direction lowers the loss any more
+        small = small & jnp.any(updates != 0)
+        stalled = opt_state.damping >= 1e10
+    quiet = jnp.where(small, s.quiet + 1, 0)
+    converged = (quiet >= tol.patience) | (jnp.max(jnp.abs(grad)) < tol.gtol) | stalled
+    new_status = jnp.where(~finite, DIVERGED, jnp.where(converged, CONVERGED, RUNNING))
+    status = jnp.where(running, new_status, s.status)
+    advance = running & finite & ~converged
+    better = running & finite & (loss < s.best_loss)
 
-    return runner
+    def pick(new, old):
+        return jnp.where(advance, new, old)
+
+    new = _StartState(
+        u=pick(u_new, s.u),
+        opt_state=jax.tree_util.tree_map(pick, opt_state, s.opt_state),
+        loss=jnp.where(running & finite, loss, s.loss),
+        best_u=jnp.where(better, s.u, s.best_u),
+        best_loss=jnp.where(better, loss, s.best_loss),
+        status=status,
+        quiet=jnp.where(running, quiet, s.quiet),
+        iterations=s.iterations + running.astype(jnp.int32),
+    )
+    recorded = jnp.where(running & finite, loss, jnp.where(status == DIVERGED, jnp.nan, s.loss))
+    return new, recorded
+
+
+@eqx.filter_jit
+def _run_chunk(state, problem, n: int, spec: _ChunkSpec):
+    """``n`` steps of every start (vmap over starts, scan over steps); losses (n, S)."""
+    step = jax.vmap(_one_start, in_axes=(0, None, None))
+
+    def body(s, _):
+        return step(s, problem, spec)
+
+    return jax.lax.scan(body, state, None, length=n)
 
 
 class _GaussNewtonState(eqx.Module):
@@ -414,6 +427,7 @@ class _GaussNewtonState(eqx.Module):
     damping: jnp.ndarray
 
 
+@dataclasses.dataclass(frozen=True)
 class _GaussNewton:
     """Levenberg-Marquardt steps on r(u): (J^T J + mu diag(J^T J)) d = -J^T r.
 
@@ -422,11 +436,10 @@ class _GaussNewton:
     (``jax.jacfwd``), one pass per step carrying P tangents.
     """
 
-    def __init__(self, residual):
-        self.residual = residual
+    objective: Objective
 
     def _linearise(self, u, problem):
-        jac, r = jax.jacfwd(lambda v: (self.residual(v, problem),) * 2, has_aux=True)(u)
+        jac, r = jax.jacfwd(lambda v: (self.objective.residual(v, problem),) * 2, has_aux=True)(u)
         return r, jac
 
     def init(self, u, problem):
@@ -555,15 +568,10 @@ def window_metrics(model, forcing, observations, space, final, *, initial=None, 
 
     stop = max(fit[1], validate[1] if validate else 0)
     f = forcing.window(0, stop)
-    depths = observations.depths
-    x = jnp.asarray(final[:, : space.size])
-
-    @jax.jit
-    def run(x):
-        m = space.physical_to_model(x, model)
-        return observations.simulated(simulate(m, f, initial=initial, depths=depths))
-
-    sims = np.asarray(jax.vmap(run)(x))
+    obs_all = Observations(np.asarray(observations.values)[:stop], observations.observables, observations.scale)
+    initial_array = None if initial is None else jnp.asarray(initial, f.t_air.dtype)
+    problem = (model, f, obs_all, initial_array)
+    sims = np.asarray(_simulate_starts(Objective(space), jnp.asarray(final[:, : space.size]), problem))
     obs = np.asarray(observations.values)[:stop]
     windows = {"fit": fit}
     if validate:
@@ -586,6 +594,11 @@ def window_metrics(model, forcing, observations, space, final, *, initial=None, 
     )
 
 
+@eqx.filter_jit
+def _simulate_starts(objective, x, problem):
+    return jax.vmap(lambda v: objective.simulated(v, problem, physical=True))(x)
+
+
 def status_counts(result: xr.Dataset) -> dict[str, int]:
     """Number of starts in each status."""
     s = np.asarray(result["status"])
@@ -594,7 +607,7 @@ def status_counts(result: xr.Dataset) -> dict[str, int]:
 
 __all__ = [
     "invert",
-    "make_objective",
+    "Objective",
     "default_optimizer",
     "Tolerances",
     "results_dataset",

@@ -240,6 +240,18 @@ class ParameterSpace:
     def upper(self) -> np.ndarray:
         return np.array([p.bounds[1] if p.bounds else np.inf for p in self.parameters])
 
+    def _key(self):
+        fixed = tuple(
+            (k, np.shape(v), tuple(np.ravel(np.asarray(v, dtype=float)).tolist())) for k, v in sorted(self.fixed.items())
+        )
+        return (self.parameters, fixed, tuple(sorted(self.start_bounds.items())))
+
+    def __eq__(self, other):
+        return isinstance(other, ParameterSpace) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
     def __repr__(self):
         free = ", ".join(f"{p.name}{list(p.bounds) if p.bounds else ''}" for p in self.parameters)
         return f"ParameterSpace(free=[{free}], fixed={self.fixed})"

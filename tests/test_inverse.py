@@ -1,0 +1,188 @@
+"""Multi-start inversion on the published synthetic twin experiment."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from jlsm.errors import InputError, ObservationError, ParameterError
+from jlsm.inverse import invert, status_counts
+from jlsm.observe import Observations
+from jlsm.params import ParameterSpace
+from jlsm.synthetic import TRUE_PARAMETERS, twin_case
+
+H_EFF = TRUE_PARAMETERS["h"] * (1 + 1 / TRUE_PARAMETERS["beta"])
+
+
+def _within_tolerance(final):
+    """Per start: the published identifiable parameters within the required tolerances."""
+    rel = lambda p, v: np.abs(final.sel(parameter=p).values / v - 1)  # noqa: E731
+    return (
+        (rel("conductivity", 0.8) < 0.005)
+        & (rel("heat_capacity", 2.2e6) < 0.005)
+        & (rel("h_eff", H_EFF) < 0.005)
+        & (np.abs(final.sel(parameter="albedo").values - 0.2) < 0.005)
+        & (np.abs(final.sel(parameter="bottom_temperature").values - 293.0) < 0.05)
+    )
+
+
+@pytest.fixture(scope="module")
+def two_depths():
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    result = invert(model, forcing, obs, space, starts=50, seed=0, initial=initial, steps=0, polish=40)
+    return result
+
+
+def test_two_depths_noise_free_recovers_the_truth(two_depths):
+    r = two_depths
+    ok = _within_tolerance(r["final"])
+    print("starts within tolerance:", int(ok.sum()), "of 50;", status_counts(r))
+    assert ok.sum() >= 48
+    med = r["median"]
+    assert abs(float(med.sel(parameter="conductivity")) / 0.8 - 1) < 0.005
+    assert abs(float(med.sel(parameter="heat_capacity")) / 2.2e6 - 1) < 0.005
+    assert abs(float(med.sel(parameter="h_eff")) / H_EFF - 1) < 0.005
+    # h and beta only enter through h_eff: the starts scatter along that ridge
+    assert float(r["relative_spread"].sel(parameter="h")) > 0.2
+    assert float(r["relative_spread"].sel(parameter="beta")) > 0.2
+    assert float(r["relative_spread"].sel(parameter="h_eff")) < 1e-3
+    assert r["role"].sel(parameter="h_eff").item() == "derived"
+
+
+def test_results_dataset_layout(two_depths, tmp_path):
+    r = two_depths
+    assert set(r.dims) >= {"start", "parameter", "iteration"}
+    assert r["loss"].shape[0] == 50
+    assert r["units"].sel(parameter="heat_capacity").item() == "J m-3 K-1"
+    assert int(r["n_converged"]) + int(r["n_diverged"]) <= 50
+    best = int(r["best_start"])
+    assert float(r["final_loss"][best]) == pytest.approx(float(r["final_loss"].min()))
+    # losses never increase for the recorded best
+    assert np.all(np.isfinite(r["loss"].values))
+    assert float(r["metric_value"].sel(start=best, window="fit", metric="rmse").max()) < 1e-6
+    path = tmp_path / "r.nc"
+    r.to_netcdf(path)
+    import xarray as xr
+
+    back = xr.load_dataset(path)
+    np.testing.assert_array_equal(back["final"].values, r["final"].values)
+
+
+def test_one_depth_reports_its_spread():
+    model, forcing, obs, space, initial = twin_case("5cm")
+    r = invert(model, forcing, obs, space, starts=12, seed=1, initial=initial, steps=0, polish=40)
+    spread = r["relative_spread"]
+    # the combination h (1 + 1/beta) is all the data can see of h and beta
+    assert float(spread.sel(parameter="h")) > 0.2
+    assert float(spread.sel(parameter="beta")) > 0.2
+    for p in ("conductivity", "heat_capacity", "h_eff"):
+        assert np.isfinite(float(spread.sel(parameter=p)))
+
+
+def test_noisy_two_depths_keeps_lambda_and_c_within_three_percent():
+    model, forcing, obs, space, initial = twin_case("surface+5cm", noise=0.1, seed=7)
+    r = invert(model, forcing, obs, space, starts=12, seed=0, initial=initial, steps=0, polish=40)
+    assert abs(float(r["median"].sel(parameter="conductivity")) / 0.8 - 1) < 0.03
+    assert abs(float(r["median"].sel(parameter="heat_capacity")) / 2.2e6 - 1) < 0.03
+
+
+def test_same_seed_same_result_and_other_seed_other_starts():
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    kw = dict(starts=4, initial=initial, steps=10, polish=3)
+    a = invert(model, forcing, obs, space, seed=5, **kw)
+    b = invert(model, forcing, obs, space, seed=5, **kw)
+    c = invert(model, forcing, obs, space, seed=6, **kw)
+    np.testing.assert_array_equal(a["final"].values, b["final"].values)
+    np.testing.assert_array_equal(a["loss"].values, b["loss"].values)
+    assert not np.array_equal(a["initial"].values, c["initial"].values)
+
+
+def test_a_diverging_start_is_isolated():
+    model, forcing, obs, _, initial = twin_case("surface+5cm")
+    space = ParameterSpace({"emissivity": (0.5, 1e250), "conductivity": (0.1, 3.0)}, transform="log-sigmoid")
+    starts = np.array([[0.9, 0.6], [1e249, 0.6], [0.93, 1.2]])
+    with_bad = invert(model, forcing, obs, space, starts=starts, initial=initial, steps=5, polish=10)
+    without = invert(model, forcing, obs, space, starts=starts[[0, 2]], initial=initial, steps=5, polish=10)
+    assert with_bad["status"].values[1] == 2  # diverged
+    assert list(with_bad["status"].values[[0, 2]]) != [2, 2]
+    np.testing.assert_array_equal(with_bad["final"].values[[0, 2]], without["final"].values)
+
+
+def test_missing_observations_are_masked():
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    values = np.array(obs.values)
+    values[10:30, 0] = np.nan
+    values[50:55, 1] = np.nan
+    gappy = Observations(values, obs.observables, obs.scale)
+    r = invert(model, forcing, gappy, space, starts=6, seed=0, initial=initial, steps=0, polish=40)
+    assert np.all(np.isfinite(r["loss"].values))
+    assert _within_tolerance(r["final"]).sum() >= 5
+
+
+def test_first_order_and_lbfgs_paths_lower_the_loss():
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    calls = []
+    r = invert(model, forcing, obs, space, starts=3, initial=initial, steps=20, polish=5, polish_method="lbfgs",
+               chunk=10, callback=calls.append)
+    loss = r["loss"].values
+    assert np.all(loss[:, -1] < loss[:, 0])
+    assert [c["iteration"] for c in calls] == [10, 20, 25]
+
+
+def test_validation_window_metrics():
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    r = invert(model, forcing, obs, space, starts=2, initial=initial, steps=0, polish=20, fit=(0, 70), validate=(70, 101))
+    assert list(r["window"].values) == ["fit", "validation"]
+    best = int(r["best_start"])
+    assert float(r["metric_value"].sel(start=best, window="validation", metric="rmse").max()) < 1e-4
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(fit=(50, 50)), InputError, "fit window"),
+        (dict(fit=(0, 500)), InputError, "fit window"),
+        (dict(validate=(90, 200)), InputError, "validation window"),
+        (dict(starts=np.array([[0.2, 15, 1.5, 0.8, 293, 9e9]])), ParameterError, "outside its bounds"),
+        (dict(starts=0), ParameterError, "number of starts"),
+        (dict(steps=0, polish=0), InputError, "at least one iteration"),
+    ],
+)
+def test_bad_arguments_fail_before_compiling(kwargs, error, match):
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    with pytest.raises(error, match=match):
+        invert(model, forcing, obs, space, initial=initial, **kwargs)
+
+
+def test_observations_on_another_time_axis():
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    short = Observations(np.asarray(obs.values)[:80], obs.observables, obs.scale)
+    with pytest.raises(ObservationError, match="80 times but the forcing has 101"):
+        invert(model, forcing, short, space, initial=initial)
+
+
+def test_sharded_starts_match_one_device(tmp_path):
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        from jlsm.inverse import invert
+        from jlsm.synthetic import twin_case
+        model, forcing, obs, space, initial = twin_case("surface+5cm")
+        r = invert(model, forcing, obs, space, starts=8, seed=2, initial=initial, steps=5, polish=5)
+        print(json.dumps({"devices": len(jax.devices()), "final": r["final"].values.tolist()}))
+        """
+    )
+    outs = []
+    for flags in ("", "--xla_force_host_platform_device_count=4"):
+        env = {**os.environ, "XLA_FLAGS": flags}
+        proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        outs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert [o["devices"] for o in outs] == [1, 4]
+    np.testing.assert_allclose(outs[0]["final"], outs[1]["final"], rtol=1e-9)
