@@ -1,1 +1,61 @@
-"""jlsm: a differentiable land-surface model in JAX."""
+"""jlsm: a differentiable land-surface model in JAX.
+
+Importing jlsm changes no global JAX setting; enable float64 yourself with
+``jax.config.update("jax_enable_x64", True)`` (the ``jlsm`` command does).
+"""
+
+from .errors import (
+    ConfigError,
+    DataFileError,
+    ForcingError,
+    GridError,
+    InputError,
+    JlsmError,
+    ObservationError,
+    ParameterError,
+)
+from .forcing import Forcing
+from .grid import SoilGrid
+from .inverse import Objective, Tolerances, invert
+from .model import LandSurfaceModel, Output, simulate
+from .observe import Observable, Observations
+from .params import Parameter, ParameterSpace
+from .physics import (
+    BowenRatioExchange,
+    JacobiSolver,
+    ModalSolver,
+    Radiation,
+    SoilThermal,
+    TridiagonalSolver,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BowenRatioExchange",
+    "ConfigError",
+    "DataFileError",
+    "Forcing",
+    "ForcingError",
+    "GridError",
+    "InputError",
+    "JacobiSolver",
+    "JlsmError",
+    "LandSurfaceModel",
+    "ModalSolver",
+    "Objective",
+    "ObservationError",
+    "Observable",
+    "Observations",
+    "Output",
+    "Parameter",
+    "ParameterError",
+    "ParameterSpace",
+    "Radiation",
+    "SoilGrid",
+    "SoilThermal",
+    "Tolerances",
+    "TridiagonalSolver",
+    "invert",
+    "simulate",
+]
