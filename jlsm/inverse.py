@@ -24,6 +24,7 @@ import functools
 import json
 
 import time as _time
+from pathlib import Path
 from collections.abc import Callable
 
 import equinox as eqx
@@ -135,6 +136,9 @@ def invert(
     progress: bool = False,
     callback: Callable[[dict], None] | None = None,
     time=None,
+    checkpoint=None,
+    checkpoint_interval: int = 1,
+    resume: bool = False,
 ) -> xr.Dataset:
     """Estimate the free parameters of ``space`` from ``observations`` by multi-start optimisation.
 
@@ -167,6 +171,17 @@ def invert(
         progress: show a tqdm progress bar.
         callback: called after each chunk with a dict (iteration, loss (S,), status (S,)).
         time: optional time coordinate (T,) of the forcing, stored in the results.
+        checkpoint: a folder; the optimiser state is saved there every
+            ``checkpoint_interval`` chunks, at the end of each phase and on
+            Ctrl-C (``state.eqx``, ``history.npz``, ``meta.json``).
+        checkpoint_interval: chunks between checkpoints.
+        resume: continue from the checkpoint in ``checkpoint`` (same problem,
+            seed and settings); the result is bit-identical to an
+            uninterrupted run on the same machine.
+
+    Raises:
+        InversionInterrupted: on Ctrl-C, carrying the partial results (also
+            written to ``checkpoint/partial.nc`` when checkpointing).
 
     Returns:
         An ``xarray.Dataset``; see :func:`results_dataset`.
@@ -185,7 +200,6 @@ def invert(
     dtype = jnp.result_type(*[x for x in jax.tree_util.tree_leaves(problem) if eqx.is_inexact_array(x)])
     u0 = jnp.asarray(u0, dtype)
 
-    histories, state = [], None
     phases = [("first_order", optimizer or default_optimizer(steps, learning_rate), steps)] if steps else []
     if polish:
         if polish_method == "lbfgs":
@@ -194,21 +208,47 @@ def invert(
             phases.append(("gauss-newton", _GaussNewton(objective), polish))
         else:
             raise InputError(f"invert: polish_method must be 'gauss-newton' or 'lbfgs', got {polish_method!r}")
+    meta = {
+        "parameters": list(space.names),
+        "starts": int(n_starts),
+        "seed": int(seed),
+        "sampler": sampler,
+        "steps": int(steps),
+        "polish": int(polish),
+        "polish_method": polish_method,
+        "chunk": int(chunk),
+        "observed": list(observations.names),
+        "fit": list(fit),
+    }
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    histories, state, start_phase, start_done = [], None, 0, 0
+    if resume:
+        if checkpoint is None:
+            raise InputError("invert: resume=True needs checkpoint=PATH")
+        saved = _load_checkpoint(checkpoint, meta, np.asarray(u0), phases, problem)
+        state, histories, start_phase, start_done = saved
     bar = _progress_bar(progress, sum(p[2] for p in phases), n_starts)
-    done = 0
+    done = sum(h.shape[0] for h in histories)
+    chunks_run, i, n_steps, remaining = 0, start_phase, 0, 0
     try:
-        for phase, opt, n_steps in phases:
-            state = _init_state(opt, problem, u0 if state is None else state)
+        for i, (phase, opt, n_steps) in enumerate(phases):
+            if i < start_phase:
+                continue
+            if i > start_phase or state is None or start_done == 0:
+                state = _init_state(opt, problem, u0 if state is None else state)
             state = _shard(state)
             spec = _ChunkSpec(opt, objective, tolerances, phase)
-            remaining = n_steps
-            while remaining > 0:
+            remaining = n_steps - (start_done if i == start_phase else 0)
+            while remaining > 0 and np.any(np.asarray(state.status) == RUNNING):
                 k = min(chunk, remaining)
                 state, losses = _run_chunk(state, problem, k, spec)
                 histories.append(np.asarray(losses))
                 remaining -= k
                 done += k
+                chunks_run += 1
                 status = np.asarray(state.status)
+                if checkpoint is not None and chunks_run % checkpoint_interval == 0:
+                    _save_checkpoint(checkpoint, meta, state, histories, i, n_steps - remaining, np.asarray(u0), i)
                 if bar is not None:
                     bar.update(k)
                     bar.set_postfix(best=f"{float(np.nanmin(np.asarray(state.best_loss))):.3g}",
@@ -216,29 +256,28 @@ def invert(
                                     diverged=int(np.sum(status == DIVERGED)))
                 if callback is not None:
                     callback({"iteration": done, "phase": phase, "loss": np.asarray(state.loss), "status": status})
-                if np.all(status != RUNNING):
-                    break
             # starts that converged in the first-order phase may improve with the polish
-            if phase == "first_order" and polish and state is not None:
-                state = eqx.tree_at(lambda s: s.status, state, jnp.where(state.status == DIVERGED, DIVERGED, RUNNING))
+            if phase == "first_order" and polish:
+                reset = jnp.where(state.status == DIVERGED, DIVERGED, RUNNING).astype(jnp.int32)
+                state = eqx.tree_at(lambda s: s.status, state, reset)
+            if checkpoint is not None:
+                _save_checkpoint(checkpoint, meta, state, histories, i + 1, 0, np.asarray(u0), i)
+    except KeyboardInterrupt:
+        partial = None
+        if state is not None and histories:
+            partial = _assemble(space, x0, state, histories, n_starts)
+            partial.attrs["interrupted_after_iteration"] = done
+        if checkpoint is not None and state is not None:
+            _save_checkpoint(checkpoint, meta, state, histories, i, n_steps - remaining, np.asarray(u0), i)
+            if partial is not None:
+                partial.to_netcdf(checkpoint / "partial.nc")
+        raise InversionInterrupted(partial, checkpoint) from None
     finally:
         if bar is not None:
             bar.close()
 
-    status = np.asarray(state.status)
-    final_status = np.where(status == RUNNING, MAX_STEPS, status)
-    history = np.concatenate(histories, axis=0).T[:n_starts]  # (S, iterations)
-    best_u = np.asarray(state.best_u)[:n_starts]
-    final = np.asarray(space.to_physical(best_u))
-    result = results_dataset(
-        space,
-        initial=x0,
-        final=final,
-        loss_history=history,
-        final_loss=np.asarray(state.best_loss)[:n_starts],
-        status=final_status[:n_starts],
-        iterations=np.asarray(state.iterations)[:n_starts],
-    )
+    result = _assemble(space, x0, state, histories, n_starts)
+    final = result["final"].values[:, : space.size]
     metrics = window_metrics(model, forcing, observations, space, final, initial=initial, fit=fit, validate=validate)
     result = result.merge(metrics)
     result.attrs.update(
@@ -264,6 +303,81 @@ def invert(
 
 
 # ----------------------------------------------------------------- checking
+
+
+class InversionInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`invert`; ``partial`` holds the results so far, ``checkpoint`` the folder to resume from."""
+
+    def __init__(self, partial, checkpoint):
+        super().__init__("inversion interrupted")
+        self.partial = partial
+        self.checkpoint = checkpoint
+
+
+def _assemble(space, x0, state, histories, n_starts) -> xr.Dataset:
+    status = np.asarray(state.status)
+    final_status = np.where(status == RUNNING, MAX_STEPS, status)
+    history = np.concatenate(histories, axis=0).T[:n_starts] if histories else np.zeros((n_starts, 0))
+    final = np.asarray(space.to_physical(np.asarray(state.best_u)[:n_starts]))
+    return results_dataset(
+        space,
+        initial=x0,
+        final=final,
+        loss_history=history,
+        final_loss=np.asarray(state.best_loss)[:n_starts],
+        status=final_status[:n_starts],
+        iterations=np.asarray(state.iterations)[:n_starts],
+    )
+
+
+def _save_checkpoint(folder: Path, meta, state, histories, phase, done_in_phase, u0, state_phase):
+    """Write state.eqx, history.npz and meta.json atomically enough (write then rename)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    info = {
+        **meta,
+        "phase": int(phase),
+        "done_in_phase": int(done_in_phase),
+        "state_phase": int(state_phase),
+        "versions": {"jlsm": _version(), "jax": jax.__version__, "equinox": eqx.__version__, "optax": optax.__version__},
+        "dtype": str(np.asarray(u0).dtype),
+    }
+    tmp = folder / "state.eqx.tmp"
+    eqx.tree_serialise_leaves(tmp, jax.device_get(state))
+    tmp.replace(folder / "state.eqx")
+    history = np.concatenate(histories, axis=0) if histories else np.zeros((0, u0.shape[0]))
+    np.savez(folder / "history.tmp.npz", history=history, u0=u0, lengths=np.array([h.shape[0] for h in histories]))
+    (folder / "history.tmp.npz").replace(folder / "history.npz")
+    (folder / "meta.json").write_text(json.dumps(info, indent=2))
+
+
+def _load_checkpoint(folder: Path, meta, u0, phases, problem):
+    path = folder / "meta.json"
+    if not path.is_file():
+        raise InputError(f"invert: no checkpoint to resume in {folder} (missing meta.json)")
+    info = json.loads(path.read_text())
+    for key, value in meta.items():
+        if info.get(key) != value:
+            raise InputError(
+                f"invert: checkpoint {folder} was made with {key} = {info.get(key)!r}, this run has {value!r}"
+            )
+    saved = np.load(folder / "history.npz")
+    if not np.array_equal(saved["u0"], u0):
+        raise InputError(f"invert: checkpoint {folder} has other starting points than this run")
+    phase, done_in_phase = info["phase"], info["done_in_phase"]
+    # a template of the saved structure: the optimiser of the phase that produced the state
+    template = _init_state(phases[info["state_phase"]][1], problem, jnp.asarray(u0, dtype=info["dtype"]))
+    state = eqx.tree_deserialise_leaves(folder / "state.eqx", template)
+    if phase >= len(phases):
+        done_in_phase = 0
+    splits = np.cumsum(saved["lengths"])[:-1]
+    histories = [h for h in np.split(saved["history"], splits)] if saved["lengths"].size else []
+    return state, histories, phase, done_in_phase
+
+
+def _version():
+    from . import __version__
+
+    return __version__
 
 
 def _check_problem(model, forcing, observations, space, fit, validate, steps, polish, chunk):
@@ -402,8 +516,8 @@ def _one_start(s: _StartState, problem, spec: _ChunkSpec):
         loss=jnp.where(running & finite, loss, s.loss),
         best_u=jnp.where(better, s.u, s.best_u),
         best_loss=jnp.where(better, loss, s.best_loss),
-        status=status,
-        quiet=jnp.where(running, quiet, s.quiet),
+        status=status.astype(jnp.int32),
+        quiet=jnp.where(running, quiet, s.quiet).astype(jnp.int32),
         iterations=s.iterations + running.astype(jnp.int32),
     )
     recorded = jnp.where(running & finite, loss, jnp.where(status == DIVERGED, jnp.nan, s.loss))

@@ -106,7 +106,8 @@ class Parameter:
         if self.transform == "sigmoid":
             return lo + (hi - lo) * jax.nn.sigmoid(u)
         if self.transform == "log-sigmoid":
-            return lo * jnp.exp(np.log(hi / lo) * jax.nn.sigmoid(u))
+            # clipped: lo * (hi / lo) can round to just above hi
+            return jnp.clip(lo * jnp.exp(np.log(hi / lo) * jax.nn.sigmoid(u)), lo, hi)
         if self.transform == "log":
             return jnp.exp(u)
         return u

@@ -186,3 +186,36 @@ def test_sharded_starts_match_one_device(tmp_path):
         outs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     assert [o["devices"] for o in outs] == [1, 4]
     np.testing.assert_allclose(outs[0]["final"], outs[1]["final"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("stop_at", [10, 25])
+def test_interrupt_and_resume_is_bit_identical(tmp_path, stop_at):
+    from jlsm.inverse import InversionInterrupted
+
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    kw = dict(starts=4, seed=1, initial=initial, steps=20, polish=10, chunk=5)
+    full = invert(model, forcing, obs, space, **kw)
+
+    def interrupt(info):
+        if info["iteration"] == stop_at:
+            raise KeyboardInterrupt
+
+    folder = tmp_path / "ckpt"
+    with pytest.raises(InversionInterrupted) as info:
+        invert(model, forcing, obs, space, checkpoint=folder, callback=interrupt, **kw)
+    assert info.value.partial.sizes["iteration"] == stop_at
+    assert (folder / "partial.nc").is_file() and (folder / "state.eqx").is_file()
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["seed"] == 1 and "jax" in meta["versions"]
+    resumed = invert(model, forcing, obs, space, checkpoint=folder, resume=True, **kw)
+    np.testing.assert_array_equal(resumed["final"].values, full["final"].values)
+    np.testing.assert_array_equal(resumed["loss"].values, full["loss"].values)
+    np.testing.assert_array_equal(resumed["status"].values, full["status"].values)
+
+
+def test_resume_refuses_a_different_run(tmp_path):
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    folder = tmp_path / "ckpt"
+    invert(model, forcing, obs, space, starts=2, seed=1, initial=initial, steps=5, polish=0, checkpoint=folder)
+    with pytest.raises(InputError, match="seed"):
+        invert(model, forcing, obs, space, starts=2, seed=2, initial=initial, steps=5, polish=0, checkpoint=folder, resume=True)
