@@ -125,10 +125,10 @@ def invert(
     initial=None,
     fit: tuple[int, int] | None = None,
     validate: tuple[int, int] | None = None,
-    steps: int = 300,
+    steps: int = 0,
     optimizer: optax.GradientTransformation | None = None,
     learning_rate: float = 0.05,
-    polish: int = 0,
+    polish: int = 50,
     polish_method: str = "gauss-newton",
     tolerances: Tolerances = Tolerances(),
     chunk: int = 50,
@@ -157,11 +157,13 @@ def invert(
             model is run from index 0 to ``stop`` (earlier indices are spin-up).
             Default: all.
         validate: time indices [start, stop) of a held-out window for metrics.
-        steps: iterations of the first-order optimiser.
+        steps: iterations of the first-order optimiser (default 0: for a
+            handful of parameters the Gauss-Newton polish alone converges
+            fastest; give Adam steps for many parameters or rough objectives).
         optimizer: any Optax transformation; default :func:`default_optimizer`.
         learning_rate: for the default optimiser.
         polish: iterations of a second-order polish after the first-order
-            phase (0: none).
+            phase (default 50; 0: none).
         polish_method: ``"gauss-newton"`` (Levenberg-Marquardt on the
             residual vector, Jacobian by forward mode: fast for a handful of
             parameters) or ``"lbfgs"`` (``optax.lbfgs`` with line search).
