@@ -29,6 +29,12 @@ def main(argv=None) -> int:
     demo.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
     demo.add_argument("--noise", type=float, default=0.0, help="Gaussian observation noise [K] (default 0)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the starts and the noise (default 0)")
+    demo.add_argument(
+        "--observations",
+        choices=("model", "published"),
+        default="model",
+        help="synthetic observations made by jlsm's exact solver (default) or the study's published files",
+    )
     demo.add_argument("--steps", type=int, default=0, help="Adam iterations before the polish (default 0)")
     demo.add_argument("--polish", type=int, default=40, help="Gauss-Newton iterations (default 40)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -71,10 +77,18 @@ def _demo(args) -> int:
     t0 = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     truth = {**TRUE_PARAMETERS, "h_eff": TRUE_PARAMETERS["h"] * (1 + 1 / TRUE_PARAMETERS["beta"])}
-    summary = {"noise_K": args.noise, "starts": args.starts, "seed": args.seed, "configurations": {}}
+    summary = {
+        "noise_K": args.noise,
+        "starts": args.starts,
+        "seed": args.seed,
+        "observations": args.observations,
+        "configurations": {},
+    }
     for name, cfg in TWIN_CONFIGURATIONS.items():
         t1 = time.perf_counter()
-        model, forcing, observations, space, initial = twin_case(name, noise=args.noise, seed=args.seed)
+        model, forcing, observations, space, initial = twin_case(
+            name, noise=args.noise, seed=args.seed, source=args.observations
+        )
         result = invert(
             model,
             forcing,

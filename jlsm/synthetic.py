@@ -196,12 +196,21 @@ def twin_space():
     return ParameterSpace(free, start_bounds=BOUNDS)
 
 
-def twin_case(configuration: str = "surface+5cm", *, noise: float = 0.0, seed: int = 0, solver: str = "direct"):
+def twin_case(
+    configuration: str = "surface+5cm",
+    *,
+    noise: float = 0.0,
+    seed: int = 0,
+    solver: str = "direct",
+    source: str = "model",
+):
     """The synthetic twin: (model, forcing, observations, space, initial).
 
     Observations are made by the model at the true parameters (``solver``) for
-    the configuration's observed depths, plus seeded Gaussian noise of
-    ``noise`` [K].
+    the configuration's observed depths (``source="model"``), or are the
+    study's published synthetic files (``source="published"``: made by its
+    Jacobi solver, about 0.01 K from the exact solution), plus seeded Gaussian
+    noise of ``noise`` [K].
     """
     from .errors import InputError
     from .model import simulate
@@ -214,8 +223,15 @@ def twin_case(configuration: str = "surface+5cm", *, noise: float = 0.0, seed: i
     truth = paper_model(solver=solver)
     initial = cfg["initial"]
     obs_depths = tuple(float(name.partition("@")[2]) for name in cfg["observed"])
-    out = simulate(truth, forcing, initial=initial, depths=obs_depths)
-    data = {name: np.asarray(out.temperature[:, i]) for i, name in enumerate(cfg["observed"])}
+    if source == "published":
+        published = load_published_observations()
+        columns = {0.0: published[:, 0], 0.05: published[:, 1]}
+        data = {name: columns[d] for name, d in zip(cfg["observed"], obs_depths)}
+    elif source == "model":
+        out = simulate(truth, forcing, initial=initial, depths=obs_depths)
+        data = {name: np.asarray(out.temperature[:, i]) for i, name in enumerate(cfg["observed"])}
+    else:
+        raise InputError(f"twin_case: source must be 'model' or 'published', got {source!r}")
     observations = Observations.from_dict(data)
     if noise:
         observations = observations.with_noise(noise, seed=seed)
