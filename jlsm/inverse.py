@@ -694,16 +694,18 @@ def window_metrics(model, forcing, observations, space, final, *, initial=None, 
         windows["validation"] = validate
     metric_names = None
     values = []
-    for sim in sims:
-        per_window = []
-        for w in windows.values():
-            per_var = []
-            for v in range(obs.shape[1]):
-                m = all_metrics(sim[w[0] : w[1], v], obs[w[0] : w[1], v])
-                metric_names = list(m)
-                per_var.append([float(m[k]) for k in metric_names])
-            per_window.append(per_var)
-        values.append(per_window)
+    # a diverged start may overflow: its metrics are then Inf/NaN, not an error
+    with np.errstate(over="ignore", invalid="ignore"):
+        for sim in sims:
+            per_window = []
+            for w in windows.values():
+                per_var = []
+                for v in range(obs.shape[1]):
+                    m = all_metrics(sim[w[0] : w[1], v], obs[w[0] : w[1], v])
+                    metric_names = list(m)
+                    per_var.append([float(m[k]) for k in metric_names])
+                per_window.append(per_var)
+            values.append(per_window)
     return xr.Dataset(
         {"metric_value": (("start", "window", "variable", "metric"), np.asarray(values))},
         coords={"window": list(windows), "variable": list(observations.names), "metric": metric_names},
