@@ -200,7 +200,7 @@ def invert(
     problem = (model, fit_forcing, fit_obs, initial_array)
     objective = Objective(space, checkpoint_every)
     dtype = jnp.result_type(*[x for x in jax.tree_util.tree_leaves(problem) if eqx.is_inexact_array(x)])
-    u0 = jnp.asarray(u0, dtype)
+    u0 = jnp.asarray(_pad_to_devices(np.asarray(u0)), dtype)
 
     phases = [("first_order", optimizer or default_optimizer(steps, learning_rate), steps)] if steps else []
     if polish:
@@ -580,6 +580,13 @@ class _GaussNewton:
             damping=jnp.clip(jnp.where(accept, mu / 3.0, mu * 4.0), 1e-12, 1e12),
         )
         return loss, grad, jnp.where(accept, delta, 0.0), new
+
+
+def _pad_to_devices(u0):
+    """Repeat the last start so the start axis divides evenly over the devices (dropped in the results)."""
+    n_dev = len(jax.devices())
+    extra = (-u0.shape[0]) % n_dev
+    return np.concatenate([u0, np.repeat(u0[-1:], extra, axis=0)]) if extra else u0
 
 
 def _shard(state):

@@ -174,7 +174,7 @@ def test_sharded_starts_match_one_device(tmp_path):
         from jlsm.inverse import invert
         from jlsm.synthetic import twin_case
         model, forcing, obs, space, initial = twin_case("surface+5cm")
-        r = invert(model, forcing, obs, space, starts=8, seed=2, initial=initial, steps=5, polish=5)
+        r = invert(model, forcing, obs, space, starts=6, seed=2, initial=initial, steps=5, polish=5)
         print(json.dumps({"devices": len(jax.devices()), "final": r["final"].values.tolist()}))
         """
     )
