@@ -2,6 +2,7 @@
 
     jlsm demo [--starts N] [--out DIR] [--json FILE]    the published synthetic twin experiment
     jlsm invert CONFIG.toml [--out DIR] [--json FILE]   an inversion described by a config file
+    jlsm identify [--depths CM ..] [--noise K ..] [--out DIR]   observation-design sweep (Fisher analysis)
 
 Float64 is switched on here (the command's choice; importing jlsm changes no
 JAX setting). Errors in the user's input print one line and exit with status 2.
@@ -45,6 +46,10 @@ def main(argv=None) -> int:
     inv.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
     inv.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    from .identify import add_parser as add_identify_parser
+
+    add_identify_parser(sub)
+
     args = parser.parse_args(argv)
 
     import jax
@@ -57,6 +62,10 @@ def main(argv=None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "identify":
+            from .identify import run as run_identify
+
+            return run_identify(args)
         if args.command == "invert":
             from .config import run_config
 
