@@ -1,14 +1,18 @@
 """Speed of ``simulate`` and of its gradient on the Neural Physics synthetic case.
 
-100 hourly steps, 101 nodes, float64 on the default JAX device, direct and Jacobi
-(tolerance 1e-4) solvers; one start and
+100 hourly steps, 101 nodes, float64 on the default JAX device; solvers by
+``paper_model`` name: direct (the default, :class:`SpectralSolver`), tridiagonal
+(the previous default), modal (eigh per parameter set) and Jacobi (tolerance 1e-4); one start and
 50 starts under ``vmap``. Compile time is timed separately from the run time
 (median of repeated calls after a warm-up). Writes
 ``benchmarks/results/bench_simulate.json``.
 
 Usage::
 
-    python benchmarks/bench_simulate.py [--batches 1 50] [--solvers direct jacobi] [--repeats 5]
+    python benchmarks/bench_simulate.py [--batches 1 50] [--solvers direct tridiagonal jacobi] [--repeats 5]
+
+The full suite (throughput over N, T and starts, the published experiment
+against the PyTorch reference, memory) is ``python benchmarks/run.py``.
 """
 
 from __future__ import annotations
@@ -103,21 +107,24 @@ def bench(solver, batch, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 50])
-    parser.add_argument("--solvers", nargs="+", default=["direct", "jacobi"], choices=["direct", "jacobi"])
+    parser.add_argument(
+        "--solvers", nargs="+", default=["direct", "tridiagonal", "jacobi"],
+        choices=["direct", "tridiagonal", "modal", "jacobi"],
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
     rows = [bench(s, b, args.repeats) for s in args.solvers for b in args.batches]
     header = (
-        f"{'solver':<7} {'batch':>5} {'fwd ms':>9} {'grad ms':>9} {'fwd ns':>8} {'grad ns':>8} "
+        f"{'solver':<11} {'batch':>5} {'fwd ms':>9} {'grad ms':>9} {'fwd ns':>8} {'grad ns':>8} "
         f"{'grad/fwd':>8} {'compile fwd s':>13} {'compile grad s':>14}"
     )
     print("ns = nanoseconds per node x step x start (101 nodes, 100 steps)")
     print(header)
     for r in rows:
         print(
-            f"{r['solver']:<7} {r['batch']:>5} {1e3 * r['forward_s']:>9.2f} {1e3 * r['gradient_s']:>9.2f} "
+            f"{r['solver']:<11} {r['batch']:>5} {1e3 * r['forward_s']:>9.2f} {1e3 * r['gradient_s']:>9.2f} "
             f"{r['forward_ns_per_node_step_start']:>8.1f} {r['gradient_ns_per_node_step_start']:>8.1f} "
             f"{r['gradient_over_forward']:>8.2f} {r['forward_compile_s']:>13.2f} {r['gradient_compile_s']:>14.2f}"
         )

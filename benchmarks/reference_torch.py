@@ -432,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--iterations must be >= 1")
 
     torch.set_num_threads(1)  # one thread per process, as in the published 2-process runs
+    load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
     check = truth_check(args.data_dir, repeats=args.forward_repeats)
     runs = [run_start(i, args.iterations, data_dir=args.data_dir,
@@ -442,12 +443,16 @@ def main(argv: list[str] | None = None) -> int:
     s_per_it = total_wall / total_its
     full_its = N_STARTS * MAX_ITERATIONS
     extrapolated = full_its * s_per_it / FULL_PROCESSES
+    # Cost per iteration scales with the Jacobi sweeps.  Early iterations sweep
+    # less than converged ones (full 151-iteration runs average about the
+    # sweep count at the true parameters), so also give a sweep-adjusted figure.
+    measured_sweeps = sum(r["jacobi_sweeps_per_step_mean"] * r["iterations"] for r in runs) / total_its
+    sweep_factor = check["jacobi_sweeps_per_step_mean"] / measured_sweeps
     summary = {
         "s_per_iteration_per_start": s_per_it,
         "forward_s_in_iterations_mean": sum(r["forward_s_mean"] * r["iterations"] for r in runs) / total_its,
         "backward_s_in_iterations_mean": sum(r["backward_s_mean"] * r["iterations"] for r in runs) / total_its,
-        "jacobi_sweeps_per_step_mean_in_iterations":
-            sum(r["jacobi_sweeps_per_step_mean"] * r["iterations"] for r in runs) / total_its,
+        "jacobi_sweeps_per_step_mean_in_iterations": measured_sweeps,
         "extrapolated_full_run": {
             "label": "EXTRAPOLATED (not measured)",
             "starts": N_STARTS,
@@ -456,9 +461,14 @@ def main(argv: list[str] | None = None) -> int:
             "threads_per_process": 1,
             "wall_s": extrapolated,
             "wall_h": extrapolated / 3600.0,
+            "sweep_adjusted_wall_s": extrapolated * sweep_factor,
+            "sweep_adjusted_wall_h": extrapolated * sweep_factor / 3600.0,
+            "sweep_adjustment_factor": sweep_factor,
             "assumptions": "every start runs all 151 iterations (upper bound: the stopping rule "
                            "can end a start earlier), cost per iteration equal to the measured "
-                           "mean (Jacobi sweeps vary with the parameters), perfect 2-way parallelism",
+                           "mean (Jacobi sweeps vary with the parameters), perfect 2-way parallelism; "
+                           "the sweep-adjusted figure rescales by (sweeps per step at the true "
+                           "parameters) / (sweeps per step in the measured iterations)",
         },
     }
     result = {
@@ -472,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
             "torch_threads": torch.get_num_threads(),
             "dtype": "float64",
             "mode": "eager",
+            "cpu_count": os.cpu_count(),
+            "load_average_1min_at_start": load_at_start,
         },
         "truth_check": check,
         "summary": summary,
@@ -494,7 +506,9 @@ def main(argv: list[str] | None = None) -> int:
           f"forward {summary['forward_s_in_iterations_mean']:.3f} s, "
           f"backward {summary['backward_s_in_iterations_mean']:.3f} s)")
     print(f"EXTRAPOLATED full run ({N_STARTS} starts x {MAX_ITERATIONS} iterations on "
-          f"{FULL_PROCESSES} processes): {extrapolated:.0f} s = {extrapolated / 3600:.2f} h")
+          f"{FULL_PROCESSES} processes): {extrapolated:.0f} s = {extrapolated / 3600:.2f} h; "
+          f"sweep-adjusted x{sweep_factor:.2f}: {extrapolated * sweep_factor:.0f} s = "
+          f"{extrapolated * sweep_factor / 3600:.2f} h")
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")

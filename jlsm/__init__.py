@@ -26,6 +26,7 @@ from .physics import (
     ModalSolver,
     Radiation,
     SoilThermal,
+    SpectralSolver,
     TridiagonalSolver,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "Radiation",
     "SoilGrid",
     "SoilThermal",
+    "SpectralSolver",
     "Tolerances",
     "TridiagonalSolver",
     "invert",

@@ -23,7 +23,7 @@ from .physics.soil_heat import (
     AbstractSoilHeatSolver,
     ColumnOperator,
     SoilThermal,
-    TridiagonalSolver,
+    SpectralSolver,
 )
 from .physics.turbulence import AbstractTurbulentExchange, BowenRatioExchange
 
@@ -74,8 +74,9 @@ class LandSurfaceModel(eqx.Module):
         top: ``"energy_balance"`` (default) or ``"prescribed"`` (top node follows
             ``forcing.top_temperature``).
         bottom: ``"fixed"`` (default, T = Tb at the bottom node) or ``"zero_flux"``.
-        solver: the implicit-step solver (default :class:`TridiagonalSolver`,
-            backward Euler).
+        solver: the implicit-step solver (default :class:`SpectralSolver`,
+            backward Euler: steps in the grid's shared eigenbasis for homogeneous
+            soil, the direct tridiagonal solve otherwise).
         reference_temperature: anomaly reference [K] (static).
     """
 
@@ -113,7 +114,7 @@ class LandSurfaceModel(eqx.Module):
             raise ParameterError(f"LandSurfaceModel: bottom must be one of {BOTTOM_BOUNDARIES}, got {bottom!r}")
         self.top = top
         self.bottom = bottom
-        self.solver = solver if solver is not None else TridiagonalSolver()
+        self.solver = solver if solver is not None else SpectralSolver()
         if not 0.5 <= self.solver.theta <= 1.0:
             raise ParameterError(f"LandSurfaceModel: solver theta must be in [0.5, 1], got {self.solver.theta}")
         self.reference_temperature = float(reference_temperature)
@@ -180,6 +181,8 @@ class LandSurfaceModel(eqx.Module):
         """The time-invariant step operator for time step ``dt`` [s]."""
         zero = jnp.zeros((), dtype)
         eb = not self.dirichlet_top
+        lam, cap = self.soil.conductivity, self.soil.heat_capacity
+        homogeneous = jnp.ndim(lam) == 0 and jnp.ndim(cap) == 0
         return ColumnOperator(
             k=self.soil.interface_conductance(self.grid, dtype),
             capacity=self.soil.node_capacity(self.grid, dtype) / dt,
@@ -190,6 +193,9 @@ class LandSurfaceModel(eqx.Module):
             t_ref=self.reference_temperature,
             top_fixed=self.dirichlet_top,
             bottom_fixed=self.dirichlet_bottom,
+            conductivity=jnp.asarray(lam, dtype) if homogeneous else None,
+            capacity_rate=jnp.asarray(cap, dtype) / dt if homogeneous else None,
+            grid_depths=self.grid.depths if homogeneous else None,
         )
 
     def boundary_forcing(self, forcing: Forcing, dtype):
@@ -253,30 +259,46 @@ def simulate(
     solver = model.solver
     prepared = solver.prepare(op)
     boundary = model.boundary_forcing(forcing, dtype)
-    # nodes to read back each step: top two, bottom two, and the interpolation pairs
-    wanted = np.unique(np.concatenate([[0, 1, n - 2, n - 1], index, np.minimum(index + 1, n - 1)]))
+    # Nodes to read back each step: the top node, the second node (prescribed
+    # top: ground flux), the last two (fixed bottom: bottom flux) and the
+    # interpolation pairs (the upper node alone where the weight is zero).
+    # Reads are static slices of one small vector, so no gather runs in the loop.
+    edge_nodes = [0] + ([1] if model.dirichlet_top else []) + ([n - 2, n - 1] if model.dirichlet_bottom else [])
+    upper = [int(min(i + 1, n - 1)) for i, w in zip(index, weight) if w != 0.0]
+    wanted = np.unique(np.concatenate([edge_nodes, index, upper]).astype(int))
     pos = {int(j): i for i, j in enumerate(wanted)}
-    lo = np.array([pos[int(i)] for i in index], dtype=int)
-    hi = np.array([pos[int(min(i + 1, n - 1))] for i in index], dtype=int)
-    edges = np.array([pos[0], pos[1], pos[n - 2], pos[n - 1]])
-    weight = jnp.asarray(weight, dtype)
+    weight = np.asarray(weight, dtype=float)
     full = np.arange(n)
 
-    def sample(carry, b):
-        x = solver.nodes(op, prepared, carry, wanted, b)
-        out = (x[edges], x[lo] * (1.0 - weight) + x[hi] * weight)
-        return out + ((solver.nodes(op, prepared, carry, full, b),) if profile else ())
+    def unpack(x):
+        """(edge values, values at the requested depths) from the nodal values at ``wanted``."""
+        edges = jnp.stack([x[pos[j]] for j in edge_nodes])
+        cols = []
+        for i, w in zip(index, weight):
+            v = x[pos[int(i)]]
+            if w != 0.0:
+                v = v * (1.0 - w) + x[pos[int(min(i + 1, n - 1))]] * w
+            cols.append(v)
+        at = jnp.stack(cols) if cols else jnp.zeros((0,), x.dtype)
+        return edges, at
+
+    sampling = solver.prepare_sampling(op, prepared, wanted)
 
     def body(carry, pair):
         b_now, b_next = pair
-        carry = solver.step(op, prepared, carry, b_now, b_next)
-        return carry, sample(carry, b_next)
+        carry, x = solver.step_sample(op, sampling, carry, b_now, b_next, wanted, b_next)
+        out = unpack(x)
+        return carry, out + ((solver.nodes(op, prepared, carry, full, b_next),) if profile else ())
 
     carry0 = solver.init(op, prepared, x0)
     _, samples = _scan(body, carry0, (boundary[:-1], boundary[1:]), forcing.n_times - 1, checkpoint_every)
-    first = sample(carry0, boundary[0])
+    x_first = solver.nodes(op, prepared, carry0, wanted, boundary[0])
+    first = unpack(x_first) + ((solver.nodes(op, prepared, carry0, full, boundary[0]),) if profile else ())
     samples = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, samples)
-    x_top, x_second, x_penult, x_bottom = (samples[0][:, i] for i in range(4))
+    edge_values = {j: samples[0][:, i] for i, j in enumerate(edge_nodes)}
+    x_top = edge_values[0]
+    x_second = edge_values.get(1)
+    x_penult, x_bottom = edge_values.get(n - 2), edge_values.get(n - 1)
     at_depth = samples[1]
 
     ts = tr + x_top

@@ -20,7 +20,7 @@ from .grid import SoilGrid
 from .io import data_dir
 from .model import LandSurfaceModel
 from .physics.radiation import Radiation
-from .physics.soil_heat import JacobiSolver, ModalSolver, SoilThermal, TridiagonalSolver
+from .physics.soil_heat import JacobiSolver, ModalSolver, SoilThermal, SpectralSolver, TridiagonalSolver
 from .physics.turbulence import BowenRatioExchange
 
 TRUE_PARAMETERS = {
@@ -92,8 +92,10 @@ def paper_model(
     """The study's model at its true parameters (override any by keyword).
 
     Args:
-        solver: ``"direct"`` (tridiagonal), ``"modal"`` (eigenbasis) or
-            ``"jacobi"`` (the study's solver).
+        solver: ``"direct"`` (exact: :class:`SpectralSolver`, the grid's shared
+            eigenbasis, falling back to the tridiagonal solve for per-node
+            properties), ``"tridiagonal"`` (:class:`TridiagonalSolver`),
+            ``"modal"`` (eigenbasis per parameter set) or ``"jacobi"`` (the study's solver).
         tolerance: Jacobi stopping tolerance [K].
         theta: 1 (backward Euler, the study) or 0.5 (Crank-Nicolson).
         absorb_all_longwave: absorb all of LWdown, as the study did.
@@ -107,6 +109,8 @@ def paper_model(
         raise ParameterError(f"paper_model: unknown parameter(s) {sorted(unknown)}; known: {sorted(TRUE_PARAMETERS)}")
     p = {**TRUE_PARAMETERS, "emissivity": 0.95, **parameters}
     if solver == "direct":
+        step_solver = SpectralSolver(theta=theta)
+    elif solver == "tridiagonal":
         step_solver = TridiagonalSolver(theta=theta)
     elif solver == "modal":
         step_solver = ModalSolver(theta=theta)
@@ -115,7 +119,9 @@ def paper_model(
     else:
         from .errors import ParameterError
 
-        raise ParameterError(f"paper_model: solver must be 'direct', 'modal' or 'jacobi', got {solver!r}")
+        raise ParameterError(
+            f"paper_model: solver must be 'direct', 'tridiagonal', 'modal' or 'jacobi', got {solver!r}"
+        )
     return LandSurfaceModel(
         grid=grid if grid is not None else SoilGrid.uniform(1.0, 101),
         soil=SoilThermal(p["conductivity"], p["heat_capacity"]),

@@ -10,6 +10,7 @@ from .soil_heat import (
     ColumnOperator,
     JacobiSolver,
     ModalSolver,
+    SpectralSolver,
     SoilThermal,
     TridiagonalSolver,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "AbstractSoilHeatSolver",
     "JacobiSolver",
     "ModalSolver",
+    "SpectralSolver",
     "ColumnOperator",
     "TridiagonalSolver",
     "SoilThermal",

@@ -10,10 +10,17 @@ with lambda_{i+1/2} the harmonic mean of the two nodes' conductivities (two
 half slabs in series). The theta-method turns one step into a tridiagonal
 system ``M x' = rhs - e_0 g(x'_0)`` where g is the surface emission
 theta eps sigma (T_ref + x'_0)^4 (zero when the top temperature is
-prescribed). Two solvers are provided:
+prescribed). Solvers:
 
-* :class:`TridiagonalSolver` (default): direct O(N) solve of the linear part,
+* :class:`SpectralSolver` (the model's default): for homogeneous soil the
+  conduction operator is lambda times a matrix fixed by the grid, so its
+  eigenbasis is computed once per grid and shared by every parameter set; a
+  step is then a few O(N) vector operations plus a scalar Newton solve for
+  the surface temperature, exact to round-off. Per-node properties fall back
+  to the tridiagonal solve.
+* :class:`TridiagonalSolver`: direct O(N) solve of the linear part,
   then a scalar Newton solve for the surface temperature, exact to round-off.
+* :class:`ModalSolver`: the eigenbasis of each parameter set's operator (``eigh``).
 * :class:`JacobiSolver`: the "neural physics" formulation: the off-diagonal
   stencil applied as a fixed-weight convolution, iterated Jacobi-style with
   the T^4 term lagged, until the largest change is below a tolerance.
@@ -22,6 +29,8 @@ prescribed). Two solvers are provided:
 from __future__ import annotations
 
 import abc
+import functools
+import typing
 
 import equinox as eqx
 import equinox.internal as eqxi
@@ -108,7 +117,19 @@ class ColumnOperator(eqx.Module):
         emissivity_sigma: eps sigma [W m-2 K-4] (energy-balance top) or 0.
         bottom_value: Tb - t_ref [K] for a fixed bottom.
         theta, t_ref, top_fixed, bottom_fixed: static configuration.
+        conductivity: lambda [W m-1 K-1] (scalar) when the soil is homogeneous, else None.
+        capacity_rate: C / dt [J m-3 K-1 s-1] (scalar) when the soil is homogeneous, else None.
+        grid_depths: the node depths [m] (static), needed with ``conductivity``.
+
+    With homogeneous soil (``conductivity`` and ``capacity_rate`` given) the
+    conduction operator is lambda times a matrix fixed by the grid, so its
+    eigenbasis is shared by every parameter set (see :class:`SpectralSolver`).
     """
+
+    @property
+    def homogeneous(self) -> bool:
+        """True when lambda and C are single values (the grid's eigenbasis applies)."""
+        return self.conductivity is not None and self.capacity_rate is not None and self.grid_depths is not None
 
     k: jnp.ndarray
     capacity: jnp.ndarray
@@ -119,6 +140,9 @@ class ColumnOperator(eqx.Module):
     t_ref: float = eqx.field(static=True)
     top_fixed: bool = eqx.field(static=True)
     bottom_fixed: bool = eqx.field(static=True)
+    conductivity: jnp.ndarray | None = None
+    capacity_rate: jnp.ndarray | None = None
+    grid_depths: tuple[float, ...] | None = eqx.field(static=True, default=None)
 
     @property
     def n(self) -> int:
@@ -217,6 +241,20 @@ class AbstractSoilHeatSolver(eqx.Module):
     def nodes(self, op: ColumnOperator, prepared, carry, index: np.ndarray, top_value):
         """Nodal anomalies x[index] [K]; ``top_value`` is the prescribed top anomaly, if any."""
         return carry[index]
+
+    def prepare_sampling(self, op: ColumnOperator, prepared, index: np.ndarray):
+        """``prepared`` extended for :meth:`step_sample` at the nodes ``index`` (once, outside the time loop)."""
+        return prepared
+
+    def step_sample(self, op: ColumnOperator, prepared, carry, b_now, b_next, index: np.ndarray, top_value):
+        """``step`` and then ``nodes`` at ``index`` of the new carry (solvers may fuse the two).
+
+        ``prepared`` comes from :meth:`prepare_sampling` with the same ``index``.
+
+        ``top_value`` is the prescribed top anomaly at the end of the step, if any.
+        """
+        carry = self.step(op, prepared, carry, b_now, b_next)
+        return carry, self.nodes(op, prepared, carry, index, top_value)
 
 
 class _NodalSolver(AbstractSoilHeatSolver):
@@ -433,6 +471,260 @@ class ModalSolver(AbstractSoilHeatSolver):
         return values
 
 
+class _GridModes(typing.NamedTuple):
+    """Eigenbasis of the unit-conductivity conduction operator of a grid (numpy, static).
+
+    On the solved nodes (indices first..last), with V_i the slab thickness and
+    K_1 the conduction operator for lambda = 1 (conductance to a Dirichlet
+    neighbour on the diagonal, no surface exchange),
+    A = V^-1/2 K_1 V^-1/2 = Q diag(mu) Q^T.
+    """
+
+    mu: np.ndarray  # (Na,) eigenvalues [m-2]
+    basis: np.ndarray  # (Na, Na): x = basis @ y, basis = V^-1/2 Q
+    to_modes: np.ndarray  # (Na, Na): y = to_modes @ x, to_modes = Q^T V^1/2
+    first: int
+    last: int
+    top_conductance: float  # 1 / (z_1 - z_0) [m-1]
+    bottom_profile: np.ndarray | None  # (Na,) steady profile for a unit bottom anomaly, zero top anomaly/flux
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_modes(depths: tuple, top_fixed: bool, bottom_fixed: bool) -> _GridModes:
+    z = np.asarray(depths, dtype=np.float64)
+    n = z.size
+    spacing = np.diff(z)
+    half = 0.5 * spacing
+    thickness = np.concatenate([half[:1], half[:-1] + half[1:], half[-1:]])
+    k = 1.0 / spacing
+    first, last = int(top_fixed), n - 1 - int(bottom_fixed)
+    diag = (np.concatenate([[0.0], k]) + np.concatenate([k, [0.0]]))[first : last + 1]
+    off = -k[first:last]
+    unit = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)  # K_1 on the solved nodes
+    scale = 1.0 / np.sqrt(thickness[first : last + 1])
+    mu, q = np.linalg.eigh(unit * scale[:, None] * scale[None, :])
+    mu = np.maximum(mu, 0.0)  # positive semi-definite; clip round-off below zero
+    bottom_profile = None
+    if bottom_fixed:
+        # K_1 x = e_last k_bottom: uniform 1 under an energy-balance top, linear under a fixed top
+        rhs = np.zeros(last - first + 1)
+        rhs[-1] = k[-1]
+        bottom_profile = np.linalg.solve(unit, rhs)
+    return _GridModes(
+        mu=mu,
+        basis=q * scale[:, None],
+        to_modes=q.T / scale[None, :],
+        first=first,
+        last=last,
+        top_conductance=float(k[0]),
+        bottom_profile=bottom_profile,
+    )
+
+
+def _modes_for(op: "ColumnOperator") -> _GridModes:
+    return _grid_modes(op.grid_depths, op.top_fixed, op.bottom_fixed)
+
+
+class _SharedModes:
+    """Theta-method steps in the grid's eigenbasis for homogeneous soil (lambda, C scalars).
+
+    With D = (C/dt) V and K = lambda K_1 on the solved nodes, write the anomaly
+    as x = x_b + basis @ y, where x_b = (Tb - t_ref) p_b is the steady profile
+    that the fixed bottom alone would hold (uniform Tb under an energy-balance
+    top). In the coordinates y one step is elementwise:
+
+        y' = g * y + r * (v_top beta + v_first k_top phi),
+        g = (C/dt - (1 - theta) lambda mu) / (C/dt + theta lambda mu),  r = 1 / (C/dt + theta lambda mu)
+
+    with v_j the row j of the basis, beta the theta-weighted surface flux and phi
+    the prescribed top anomaly (theta-weighted). The surface exchange h_eff Ts
+    and the emission eps sigma Ts^4 act on the top node only: Ts' solves
+    s (1 + c h) + c E(s) = u0, c = theta sum(r v_top^2), by Newton's method with
+    derivatives by the implicit function theorem. The basis depends on the grid
+    only: it is computed once (numpy) and shared by every parameter set, so
+    nothing is factorised per parameter set and a step is a few O(N) vector
+    operations and one product with a constant (N, k) matrix for the k nodes read.
+    """
+
+    @staticmethod
+    def prepare(op, theta):
+        m = _modes_for(op)
+        dtype = jnp.result_type(op.capacity)
+        lam = jnp.asarray(op.conductivity, dtype)
+        rate = jnp.asarray(op.capacity_rate, dtype)
+        mu = jnp.asarray(m.mu, dtype)
+        response = 1.0 / (rate + theta * lam * mu)
+        gain = (rate - (1.0 - theta) * lam * mu) * response
+        surface = response * jnp.asarray(m.basis[0], dtype)
+        prepared = dict(gain=gain, surface=surface)
+        if op.top_fixed:
+            prepared["surface"] = surface * (lam * m.top_conductance)
+        else:
+            prepared["surface_gain"] = theta * jnp.dot(jnp.asarray(m.basis[0], dtype), surface)
+        return prepared
+
+    @staticmethod
+    def _rows(op, index):
+        """Solved nodes among ``index`` whose value comes from the basis (static)."""
+        m = _modes_for(op)
+        index = np.asarray(index, dtype=int)
+        from_basis = (index >= m.first) & (index <= m.last) & ~((index == 0) & (not op.top_fixed))
+        return np.unique(index[from_basis])
+
+    @staticmethod
+    def prepare_sampling(op, prepared, index):
+        """Per-start constants for reading the nodes ``index`` inside the time loop."""
+        m = _modes_for(op)
+        rows = _SharedModes._rows(op, index)
+        dtype = jnp.result_type(prepared["gain"])
+        if op.top_fixed:
+            table = m.basis[rows - m.first]
+        else:  # the surface row first: its product gives the Newton right-hand side
+            table = np.concatenate([m.basis[:1], m.basis[rows - m.first]], axis=0)
+        table = jnp.asarray(table.T, dtype)  # (Na, k)
+        return dict(prepared, table=table, surface_table=prepared["surface"] @ table)
+
+    @staticmethod
+    def _bottom_part(op, m, local_rows, dtype):
+        """Nodal anomaly of the bottom's steady profile at the solved-node positions ``local_rows``."""
+        if m.bottom_profile is None:
+            return 0.0
+        return jnp.asarray(m.bottom_profile[local_rows], dtype) * op.bottom_value
+
+    @staticmethod
+    def init(op, prepared, x):
+        m = _modes_for(op)
+        dtype = jnp.result_type(x)
+        xa = x[m.first : m.last + 1] - _SharedModes._bottom_part(op, m, np.arange(m.last - m.first + 1), dtype)
+        y = jnp.asarray(m.to_modes, dtype) @ xa
+        return y if op.top_fixed else (y, x[0])
+
+    @staticmethod
+    def step_sample(op, prepared, carry, b_now, b_next, theta, iterations, index, top_value):
+        """One step and the new nodal anomalies at ``index`` (``prepared`` from ``prepare_sampling``)."""
+        m = _modes_for(op)
+        p = prepared
+        index = np.asarray(index, dtype=int)
+        rows = _SharedModes._rows(op, index)
+        dtype = jnp.result_type(p["gain"])
+        bottom = _SharedModes._bottom_part(op, m, rows - m.first, dtype)
+        if op.top_fixed:
+            y = carry
+            phi = theta * b_next + (1.0 - theta) * b_now
+            carry = p["gain"] * y + phi * p["surface"]
+            basis_values = (carry @ p["table"] + bottom) if rows.size else None
+            s = None
+        else:
+            y, s_old = carry
+            h = op.surface_conductance
+            beta = theta * b_next
+            if theta != 1.0:
+                beta = beta + (1.0 - theta) * (b_now - h * s_old - op.emission(s_old))
+            z = p["gain"] * y
+            product = z @ p["table"]  # (k + 1,): the surface row, then the sampled rows
+            top_bottom = _SharedModes._bottom_part(op, m, np.array([0]), dtype)
+            u0 = product[0] + beta * p["surface_table"][0] + (top_bottom[0] if m.bottom_profile is not None else 0.0)
+            c = p["surface_gain"]
+            a = 1.0 + c * h
+            s = _surface_root(u0 / a, c * op.emissivity_sigma / a, op.t_ref, s_old, iterations + 1)
+            net = beta - theta * (h * s + op.emission(s))  # theta-weighted net surface flux into the column
+            carry = (z + net * p["surface"], s)
+            basis_values = product[1:] + net * p["surface_table"][1:] + bottom
+        column = {int(j): c for c, j in enumerate(rows)}
+        values = []
+        for j in index:
+            j = int(j)
+            if j < m.first:
+                values.append(jnp.asarray(top_value, dtype))
+            elif j > m.last:
+                values.append(jnp.asarray(op.bottom_value, dtype))
+            elif j == 0 and not op.top_fixed:
+                values.append(s)
+            else:
+                values.append(basis_values[column[j]])
+        values = jnp.stack(values) if values else jnp.zeros((0,), dtype)
+        return carry, values
+
+    @staticmethod
+    def step(op, prepared, carry, b_now, b_next, theta, iterations):
+        index = np.zeros(0, int)
+        prepared = _SharedModes.prepare_sampling(op, prepared, index)
+        return _SharedModes.step_sample(op, prepared, carry, b_now, b_next, theta, iterations, index, None)[0]
+
+    @staticmethod
+    def nodes(op, prepared, carry, index, top_value):
+        m = _modes_for(op)
+        y = carry if op.top_fixed else carry[0]
+        dtype = jnp.result_type(y)
+        index = np.asarray(index)
+        inside = np.clip(index - m.first, 0, m.last - m.first)
+        values = y @ jnp.asarray(m.basis[inside].T, dtype) + _SharedModes._bottom_part(op, m, inside, dtype)
+        if not op.top_fixed:
+            values = jnp.where(index == 0, carry[1], values)
+        if op.top_fixed:
+            values = jnp.where(index < m.first, top_value, values)
+        if op.bottom_fixed:
+            values = jnp.where(index > m.last, op.bottom_value, values)
+        return values
+
+
+class SpectralSolver(AbstractSoilHeatSolver):
+    """Exact theta-method steps in the grid's eigenbasis (homogeneous soil), else direct.
+
+    For a homogeneous column (scalar conductivity and heat capacity) the
+    conduction operator is lambda times a matrix fixed by the grid, so its
+    eigenbasis is computed once per grid (numpy, at trace time) and shared by
+    every parameter set and every start. Each step is then a few O(N) vector
+    operations (no factorisation, no per-step linear solve), the surface
+    exchange and emission being handled exactly by a scalar Newton solve on
+    the top node, as in :class:`TridiagonalSolver`. The solution is the same
+    backward-Euler (or Crank-Nicolson) solution to round-off, and derivatives
+    are exact. With per-node properties it uses :class:`TridiagonalSolver`.
+
+    Attributes:
+        theta: 1 (backward Euler, default) or 0.5 (Crank-Nicolson).
+        newton_iterations: Newton iterations for the surface temperature.
+    """
+
+    theta: float = eqx.field(static=True, default=1.0)
+    newton_iterations: int = eqx.field(static=True, default=4)
+
+    def _direct(self):
+        return TridiagonalSolver(theta=self.theta, newton_iterations=self.newton_iterations)
+
+    def prepare(self, op):
+        if op.homogeneous:
+            return _SharedModes.prepare(op, self.theta)
+        return self._direct().prepare(op)
+
+    def init(self, op, prepared, x):
+        if op.homogeneous:
+            return _SharedModes.init(op, prepared, x)
+        return x
+
+    def step(self, op, prepared, carry, b_now, b_next):
+        if op.homogeneous:
+            return _SharedModes.step(op, prepared, carry, b_now, b_next, self.theta, self.newton_iterations)
+        return self._direct().step(op, prepared, carry, b_now, b_next)
+
+    def nodes(self, op, prepared, carry, index, top_value):
+        if op.homogeneous:
+            return _SharedModes.nodes(op, prepared, carry, index, top_value)
+        return carry[index]
+
+    def prepare_sampling(self, op, prepared, index):
+        if op.homogeneous:
+            return _SharedModes.prepare_sampling(op, prepared, index)
+        return prepared
+
+    def step_sample(self, op, prepared, carry, b_now, b_next, index, top_value):
+        if op.homogeneous:
+            return _SharedModes.step_sample(
+                op, prepared, carry, b_now, b_next, self.theta, self.newton_iterations, index, top_value
+            )
+        return super().step_sample(op, prepared, carry, b_now, b_next, index, top_value)
+
+
 def _surface_newton(u0, c, t_ref, guess, iterations):
     """Solve s + c (t_ref + s)^4 = u0 for s by Newton's method.
 
@@ -448,6 +740,30 @@ def _surface_newton(u0, c, t_ref, guess, iterations):
     for _ in range(iterations):
         s = update(s, u0_c, c_c)
     return update(s, u0, c)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 4))
+def _surface_root(u0, c, t_ref, guess, iterations):
+    """s with s + c (t_ref + s)^4 = u0, by ``iterations`` Newton steps from ``guess``.
+
+    Derivatives by the implicit function theorem, ds = (du0 - dc (t_ref + s)^4) /
+    (1 + 4 c (t_ref + s)^3), independent of the guess: two residuals per call.
+    """
+    u0_c, c_c = jax.lax.stop_gradient(u0), jax.lax.stop_gradient(c)
+    s = jax.lax.stop_gradient(guess)
+    for _ in range(iterations):
+        t3 = (t_ref + s) ** 3
+        s = s - (s + c_c * t3 * (t_ref + s) - u0_c) / (1.0 + 4.0 * c_c * t3)
+    return s
+
+
+@_surface_root.defjvp
+def _surface_root_jvp(t_ref, iterations, primals, tangents):
+    u0, c, guess = primals
+    du0, dc, _ = tangents
+    s = _surface_root(u0, c, t_ref, guess, iterations)
+    t3 = (t_ref + s) ** 3
+    return s, (du0 - dc * (t3 * (t_ref + s))) / (1.0 + 4.0 * c * t3)
 
 
 def _tridiagonal_solve(bands: Bands, b):

@@ -1,0 +1,650 @@
+"""jlsm performance benchmarks: one command, JSON and a markdown summary.
+
+    python benchmarks/run.py            # full run (about 30 min on 2 cores)
+    python benchmarks/run.py --quick    # a few minutes
+    python benchmarks/run.py --only published throughput
+
+Sections (each writes ``benchmarks/results/<section>.json``; all of them feed
+``benchmarks/results/summary.md``):
+
+* ``published``: the Neural Physics experiment end to end (50 starts, 2 depths):
+  the PyTorch reference (``reference_torch.py``, measured on a reduced number of
+  starts and iterations and extrapolated by that script, labelled as such)
+  against jlsm's inversion (a) with the study's optimiser budget (Adam, 151
+  iterations) and (b) with jlsm's default Gauss-Newton polish (as
+  ``jlsm demo``), each timed in a fresh subprocess from Python start-up
+  (start-up, compilation, run) and again once compiled (steady state); and the
+  wall time of ``python -m jlsm.cli demo --starts 50 --no-progress`` (both of
+  its configurations).
+* ``throughput``: forward and forward+gradient cost per node x step x start for
+  N in {51, 101, 401} nodes, T in {100, 1000, 8760} hourly steps and
+  {1, 50, 1000} starts (vmap), for the default solver and the previous default
+  (``TridiagonalSolver``), with compile time separate; long records use
+  ``checkpoint_every = sqrt(T)``.
+* ``sharding``: the start axis on 1 device against 2 virtual CPU devices.
+* ``solvers``: default (spectral), tridiagonal, modal (eigh per parameter
+  set) and Jacobi/convolution at the study's tolerance and at the direct
+  solvers' accuracy: error and cost.
+* ``memory``: peak memory of a gradient through a year of hourly steps
+  (8760 x 101 nodes) for 1 and 1000 starts, with and without checkpointing
+  (XLA's compiled memory analysis, and the peak RSS of a subprocess that runs it).
+
+Timings are the best (minimum; medians are kept in the JSON) wall-clock time
+of repeated calls after a warm-up call, with ``block_until_ready``; ns = nanoseconds per node x step x
+start. Benchmark processes run with OPENBLAS_NUM_THREADS=1. On a shared
+machine, compare numbers from the same run (the ratios), not across runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+REPO = HERE.parent
+SECTIONS = ("published", "throughput", "sharding", "solvers", "memory")
+NAMES = ("albedo", "h", "beta", "conductivity", "bottom_temperature", "heat_capacity")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _jax():
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env.update(extra)
+    return env
+
+
+def _worker(name, *args, env=None, timeout=3600):
+    """Run ``run.py --worker name args`` in a fresh process; its last stdout line is JSON."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, *map(str, args)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env or _env(), capture_output=True, text=True, timeout=timeout)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {name} failed:\n{proc.stderr[-3000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["process_wall_s"] = wall
+    return out
+
+
+def _timed(fn, args, repeats, budget_s):
+    """(compile s, median s, min s, runs) of ``jax.jit(fn)``: warm-up call, then repeats within a budget."""
+    jax = _jax()
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    jax.block_until_ready(compiled(*args))
+    first = time.perf_counter() - t0
+    runs = [first]
+    spent = first
+    while len(runs) < repeats + 1 and spent < budget_s:
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        runs.append(time.perf_counter() - t0)
+        spent += runs[-1]
+    timed_runs = runs[1:] if len(runs) > 1 else runs
+    return compile_s, statistics.median(timed_runs), min(timed_runs), len(timed_runs)
+
+
+def _with_parameters(model, p):
+    import equinox as eqx
+
+    getters = {
+        "albedo": lambda m: m.radiation.albedo,
+        "h": lambda m: m.turbulence.h,
+        "beta": lambda m: m.turbulence.beta,
+        "conductivity": lambda m: m.soil.conductivity,
+        "bottom_temperature": lambda m: m.bottom_temperature,
+        "heat_capacity": lambda m: m.soil.heat_capacity,
+    }
+    return eqx.tree_at(lambda m: [getters[n](m) for n in NAMES], model, [p[i] for i in range(len(NAMES))])
+
+
+def _starts(batch, seed=0):
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jlsm.synthetic import BOUNDS
+
+    rng = np.random.default_rng(seed)
+    lo = np.array([BOUNDS[n][0] for n in NAMES])
+    hi = np.array([BOUNDS[n][1] for n in NAMES])
+    return jnp.asarray(lo + (hi - lo) * rng.random((batch, len(NAMES))))
+
+
+def _problem(solver, nodes, steps, checkpoint_every=None, jacobi_tolerance=1e-4):
+    """(forward(p), loss(p)) on the study's case with ``nodes`` nodes over 1 m and ``steps`` hourly steps."""
+    import equinox as eqx
+    import jax.numpy as jnp
+
+    from jlsm.grid import SoilGrid
+    from jlsm.model import simulate
+    from jlsm.physics.soil_heat import JacobiSolver, ModalSolver, SpectralSolver, TridiagonalSolver
+    from jlsm.synthetic import INITIAL_TEMPERATURE, OBSERVED_DEPTHS, paper_forcing, paper_model
+
+    solvers = {
+        "spectral": SpectralSolver(),
+        "tridiagonal": TridiagonalSolver(),
+        "modal": ModalSolver(),
+        "jacobi": JacobiSolver(tolerance=jacobi_tolerance),
+    }
+    grid = SoilGrid.uniform(1.0, nodes)
+    truth = paper_model(grid=grid)
+    base = eqx.tree_at(lambda m: m.solver, truth, solvers[solver])
+    forcing = paper_forcing(hours=steps)
+    target = eqx.filter_jit(
+        lambda m, f: simulate(m, f, initial=INITIAL_TEMPERATURE, depths=OBSERVED_DEPTHS).temperature
+    )(truth, forcing)
+
+    def forward(p):
+        out = simulate(
+            _with_parameters(base, p), forcing, initial=INITIAL_TEMPERATURE, depths=OBSERVED_DEPTHS,
+            checkpoint_every=checkpoint_every,
+        )
+        return out.temperature
+
+    def loss(p):
+        return jnp.mean((forward(p) - target) ** 2)
+
+    return forward, loss
+
+
+def _machine():
+    jax = _jax()
+    return dict(
+        jax=jax.__version__,
+        backend=jax.default_backend(),
+        devices=len(jax.devices()),
+        cpu_count=os.cpu_count(),
+        machine=platform.machine(),
+        python=platform.python_version(),
+        load_average=os.getloadavg(),
+    )
+
+
+# ---------------------------------------------------------------------------- workers (subprocesses)
+
+
+def worker_invert(mode, starts, repeat):
+    """Time jlsm's 2-depth twin inversion from process start: imports, first (compiling) call, steady call."""
+    t_import0 = time.perf_counter()
+    jax = _jax()
+    import optax
+
+    from jlsm.inverse import invert
+    from jlsm.synthetic import twin_case
+
+    t_imported = time.perf_counter()
+    model, forcing, observations, space, initial = twin_case("surface+5cm")
+    if mode == "adam151":
+        kwargs = dict(steps=151, polish=0, optimizer=optax.adam(0.1), tolerances=_never_converge())
+    elif mode == "gauss-newton":
+        kwargs = dict(steps=0, polish=40)
+    else:
+        raise ValueError(mode)
+    calls = []
+    result = None
+    for _ in range(1 + int(repeat)):
+        t0 = time.perf_counter()
+        result = invert(model, forcing, observations, space, starts=int(starts), seed=0, initial=initial, **kwargs)
+        calls.append(time.perf_counter() - t0)
+    med = result["median"].to_series()
+    return dict(
+        mode=mode,
+        starts=int(starts),
+        import_s=t_imported - t_import0,
+        first_call_s=calls[0],
+        steady_call_s=min(calls[1:]) if len(calls) > 1 else None,
+        iterations_max=int(result["iterations"].max()),
+        n_converged=int(result["n_converged"]),
+        median_estimates={k: float(v) for k, v in med.items()},
+        devices=len(jax.devices()),
+    )
+
+
+def _never_converge():
+    from jlsm.inverse import Tolerances
+
+    return Tolerances(ftol=0.0, xtol=0.0, gtol=0.0, patience=10**9)  # run all 151 iterations, as the study's budget
+
+
+def worker_throughput(solver, nodes, steps, batch, checkpoint, repeats, budget_s, kinds):
+    jax = _jax()
+    checkpoint_every = int(round(int(steps) ** 0.5)) if checkpoint == "1" else None
+    forward, loss = _problem(solver, int(nodes), int(steps), checkpoint_every)
+    p = _starts(int(batch))
+    if int(batch) == 1:
+        fns = {"forward": forward, "gradient": jax.grad(loss)}
+        p = p[0]
+    else:
+        fns = {"forward": jax.vmap(forward), "gradient": jax.vmap(jax.grad(loss))}
+    work = int(nodes) * int(steps) * int(batch)
+    row = dict(solver=solver, nodes=int(nodes), steps=int(steps), batch=int(batch), checkpoint_every=checkpoint_every)
+    for kind in kinds.split(","):
+        compile_s, med, mn, n = _timed(fns[kind], (p,), int(repeats), float(budget_s))
+        row[f"{kind}_compile_s"] = compile_s
+        row[f"{kind}_s"] = med
+        row[f"{kind}_min_s"] = mn
+        row[f"{kind}_runs"] = n
+        row[f"{kind}_ns"] = mn / work * 1e9  # best of the repeats: least disturbed by other load
+        row[f"{kind}_median_ns"] = med / work * 1e9
+    if "forward_s" in row and "gradient_s" in row:
+        row["gradient_over_forward"] = row["gradient_min_s"] / row["forward_min_s"]
+    return row
+
+
+def worker_sharding(nodes, steps, batch, repeats):
+    """Forward+gradient of ``batch`` starts on one device and sharded over all visible devices."""
+    jax = _jax()
+    import numpy as np
+
+    forward, loss = _problem("spectral", int(nodes), int(steps))
+    p = _starts(int(batch))
+    fn = jax.vmap(jax.grad(loss))
+    work = int(nodes) * int(steps) * int(batch)
+    devices = jax.devices()
+    row = dict(nodes=int(nodes), steps=int(steps), batch=int(batch), devices=len(devices))
+    _, med, mn, _ = _timed(fn, (p,), int(repeats), 60.0)
+    row["one_device_gradient_s"] = mn
+    row["one_device_gradient_ns"] = mn / work * 1e9
+    if len(devices) > 1 and int(batch) % len(devices) == 0:
+        mesh = jax.sharding.Mesh(np.array(devices), ("start",))
+        sharded = jax.device_put(p, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("start")))
+        _, med, mn, _ = _timed(fn, (sharded,), int(repeats), 60.0)
+        row["sharded_gradient_s"] = mn
+        row["sharded_gradient_ns"] = mn / work * 1e9
+        row["speedup"] = row["one_device_gradient_s"] / row["sharded_gradient_s"]
+    return row
+
+
+def worker_memory(batch, checkpoint, run):
+    """Compiled memory analysis (and optionally peak RSS and time of one run) of a gradient over 8760 steps."""
+    jax = _jax()
+    steps, nodes = 8760, 101
+    checkpoint_every = int(round(steps**0.5)) if checkpoint == "1" else None
+    forward, loss = _problem("spectral", nodes, steps, checkpoint_every)
+    p = _starts(int(batch))
+    fn = jax.vmap(jax.grad(loss)) if int(batch) > 1 else jax.grad(loss)
+    p = p if int(batch) > 1 else p[0]
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(p).compile()
+    compile_s = time.perf_counter() - t0
+    ma = compiled.memory_analysis()
+    row = dict(batch=int(batch), steps=steps, nodes=nodes, checkpoint_every=checkpoint_every, compile_s=compile_s)
+    if ma is not None:
+        row.update(
+            temp_bytes=int(ma.temp_size_in_bytes),
+            argument_bytes=int(ma.argument_size_in_bytes),
+            output_bytes=int(ma.output_size_in_bytes),
+            generated_code_bytes=int(ma.generated_code_size_in_bytes),
+        )
+        row["xla_peak_estimate_bytes"] = row["temp_bytes"] + row["argument_bytes"] + row["output_bytes"]
+    row["rss_after_compile_bytes"] = _peak_rss()
+    if run == "1":
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(p))
+        row["run_s"] = time.perf_counter() - t0
+        row["peak_rss_bytes"] = _peak_rss()
+    return row
+
+
+def _peak_rss():
+    """Peak resident memory of this process [bytes]: VmHWM (ru_maxrss can carry the parent's peak over exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+WORKERS = {
+    "invert": worker_invert,
+    "throughput": worker_throughput,
+    "sharding": worker_sharding,
+    "memory": worker_memory,
+}
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def section_published(quick):
+    out = dict(note="reference: PyTorch, measured on a reduced run and EXTRAPOLATED by reference_torch.py")
+    ref_starts, ref_iters = (1, 2) if quick else (2, 4)
+    ref_python = _torch_python()
+    if ref_python is None:
+        out["reference"] = dict(skipped=True, reason="torch not installed")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "ref.json"
+            t0 = time.perf_counter()
+            proc = subprocess.run(
+                [ref_python, str(HERE / "reference_torch.py"), "--starts", str(ref_starts), "--iterations",
+                 str(ref_iters), "--json", str(path), "--forward-repeats", "1"],
+                env=_env(), capture_output=True, text=True, timeout=7200,
+            )
+            wall = time.perf_counter() - t0
+            if proc.returncode != 0 or not path.exists():
+                out["reference"] = dict(skipped=True, reason=proc.stderr[-2000:])
+            else:
+                ref = json.loads(path.read_text())
+                out["reference"] = dict(
+                    measured_starts=ref_starts,
+                    measured_iterations=ref_iters,
+                    process_wall_s=wall,
+                    s_per_iteration_per_start=ref["summary"]["s_per_iteration_per_start"],
+                    forward_s_no_grad=ref["truth_check"]["forward_s_no_grad"],
+                    forward_s_autograd=ref["truth_check"]["forward_s_autograd"],
+                    jacobi_sweeps_per_step=ref["summary"]["jacobi_sweeps_per_step_mean_in_iterations"],
+                    extrapolated_full_run_s=ref["summary"]["extrapolated_full_run"]["wall_s"],
+                    extrapolation=ref["summary"]["extrapolated_full_run"],
+                    torch=ref["environment"]["torch"],
+                )
+    starts = 50
+    runs = {}
+    for mode in ("adam151", "gauss-newton"):
+        runs[mode] = _worker("invert", mode, starts, 1)
+    out["jlsm"] = runs
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "jlsm.cli", "demo", "--starts", str(starts), "--no-progress", "--out", tmp],
+            env=_env(), capture_output=True, text=True, timeout=3600,
+        )
+        demo_wall = time.perf_counter() - t0
+    out["jlsm_cli_demo"] = dict(
+        command=f"python -m jlsm.cli demo --starts {starts} --no-progress",
+        configurations="5cm and surface+5cm, 40 Gauss-Newton iterations each (CLI default)",
+        wall_s=demo_wall,
+        ok=proc.returncode == 0,
+    )
+    ref = out.get("reference", {})
+    if "extrapolated_full_run_s" in ref:
+        full = ref["extrapolated_full_run_s"]
+        for mode, r in runs.items():
+            r["cold_total_s"] = r["process_wall_s"] - (r["steady_call_s"] or 0.0)  # start-up + compile + one run
+            r["speedup_vs_reference_cold"] = full / r["cold_total_s"]
+            r["speedup_vs_reference_steady"] = full / r["steady_call_s"]
+        out["jlsm_cli_demo"]["speedup_vs_reference_one_configuration_equivalent"] = full / (demo_wall / 2)
+    return out
+
+
+def _torch_python():
+    try:
+        import torch  # noqa: F401
+
+        return sys.executable
+    except ImportError:
+        pass
+    candidate = Path("/work/venv-torch/bin/python")
+    alt = os.environ.get("JLSM_TORCH_PYTHON")
+    for c in (alt, candidate):
+        if c and Path(c).exists():
+            return str(c)
+    return None
+
+
+def _throughput_grid(quick):
+    if quick:
+        return [(101, 100, 1), (101, 100, 50), (101, 1000, 50), (51, 1000, 50), (401, 100, 50)]
+    grid = []
+    for n in (51, 101, 401):
+        for t in (100, 1000, 8760):
+            for b in (1, 50, 1000):
+                grid.append((n, t, b))
+    return grid
+
+
+# work (node x step x start) above which a combination is skipped
+MAX_WORK = {"spectral": 1.0e9, "tridiagonal": 6.0e7}
+
+
+def section_throughput(quick):
+    rows, skipped = [], []
+    repeats = 3 if quick else 5
+    for n, t, b in _throughput_grid(quick):
+        work = n * t * b
+        # checkpoint when the stored profiles of a plain gradient would pass ~1 GB
+        checkpoint = "1" if (t > 1000 or work * 8 > 1.0e9) else "0"
+        for solver in ("spectral", "tridiagonal"):
+            if work > MAX_WORK[solver]:
+                skipped.append(dict(solver=solver, nodes=n, steps=t, batch=b, reason=f"work {work:.1e} > {MAX_WORK[solver]:.0e}"))
+                continue
+            if solver == "tridiagonal" and t > 1000 and not (n == 101 and b == 1):
+                skipped.append(dict(solver=solver, nodes=n, steps=t, batch=b, reason="previous solver: T=8760 only for N=101, 1 start"))
+                continue
+            budget = 20.0 if quick else 40.0
+            try:
+                row = _worker("throughput", solver, n, t, b, checkpoint, repeats, budget, "forward,gradient")
+            except Exception as err:  # noqa: BLE001 - reported, the run goes on
+                skipped.append(dict(solver=solver, nodes=n, steps=t, batch=b, reason=str(err)[-300:]))
+                continue
+            rows.append(row)
+            print(
+                f"  {solver:<11} N={n:<3} T={t:<4} S={b:<4} fwd {row['forward_ns']:8.2f} ns  grad {row['gradient_ns']:8.2f} ns"
+                f"  grad/fwd {row['gradient_over_forward']:.2f}  compile {row['forward_compile_s']:.1f}/{row['gradient_compile_s']:.1f} s",
+                flush=True,
+            )
+    return dict(rows=rows, skipped=skipped)
+
+
+def section_sharding(quick):
+    rows = []
+    env = _env(XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip())
+    cases = [(101, 1000, 50)] if quick else [(101, 1000, 50), (101, 1000, 1000)]
+    for n, t, b in cases:
+        rows.append(_worker("sharding", n, t, b, 3, env=env))
+    return dict(rows=rows, flag="--xla_force_host_platform_device_count=2")
+
+
+def section_solvers(quick):
+    """Accuracy and cost of every solver on the study's case (101 nodes, 100 steps)."""
+    jax = _jax()
+    import numpy as np
+
+    rows = []
+    fwd_ref, _ = _problem("tridiagonal", 101, 100)
+    p = _starts(50)
+    exact = np.asarray(jax.jit(jax.vmap(fwd_ref))(p))
+    configs = [("spectral", 1e-4), ("tridiagonal", 1e-4), ("modal", 1e-4), ("jacobi", 1e-4), ("jacobi", 1e-9)]
+    for solver, tol in configs:
+        forward, loss = _problem(solver, 101, 100, jacobi_tolerance=tol)
+        err = float(np.abs(np.asarray(jax.jit(jax.vmap(forward))(p)) - exact).max())
+        for batch in (1, 50):
+            if solver == "jacobi" and batch == 50 and (quick or tol < 1e-6):
+                continue
+            q = p[0] if batch == 1 else p[:batch]
+            fns = {"forward": forward, "gradient": jax.grad(loss)} if batch == 1 else {
+                "forward": jax.vmap(forward), "gradient": jax.vmap(jax.grad(loss))}
+            row = dict(solver=solver, tolerance=tol if solver == "jacobi" else None, batch=batch,
+                       max_error_vs_direct_K=err)
+            work = 101 * 100 * batch
+            for kind, fn in fns.items():
+                compile_s, med, mn, n = _timed(fn, (q,), 3, 30.0)
+                row[f"{kind}_compile_s"] = compile_s
+                row[f"{kind}_s"] = mn
+                row[f"{kind}_ns"] = mn / work * 1e9
+            rows.append(row)
+            print(f"  {solver:<11} tol={tol:g} S={batch:<3} err {err:.1e} K  fwd {row['forward_ns']:9.2f} ns"
+                  f"  grad {row['gradient_ns']:9.2f} ns", flush=True)
+    return dict(rows=rows, case="101 nodes, 100 hourly steps, surface and 5 cm, float64")
+
+
+def section_memory(quick):
+    rows = []
+    cases = [(1, "0", "1"), (1, "1", "1"), (1000, "1", "1"), (1000, "0", "0")]
+    if quick:
+        cases = [(1, "1", "1"), (1000, "1", "0"), (1000, "0", "0")]
+    for batch, ck, run in cases:
+        rows.append(_worker("memory", batch, ck, run, timeout=1800))
+    return dict(rows=rows, target="1000 starts, 8760 steps, 101 nodes: < 1 GB with checkpointing, < 30 s")
+
+
+SECTION_FUNCS = {
+    "published": section_published,
+    "throughput": section_throughput,
+    "sharding": section_sharding,
+    "solvers": section_solvers,
+    "memory": section_memory,
+}
+
+
+# ---------------------------------------------------------------------------- summary
+
+
+def _fmt(x, spec=".2f"):
+    return "-" if x is None else format(x, spec)
+
+
+def summary_markdown(results, machine, quick, command):
+    lines = ["# jlsm benchmarks", ""]
+    lines.append(f"Command: `{command}`{' (quick mode)' if quick else ''}. Machine: {machine['cpu_count']} CPU cores, "
+                 f"{machine['backend']}, jax {machine['jax']}, Python {machine['python']}; load average at start "
+                 f"{', '.join(f'{v:.1f}' for v in machine['load_average'])}. float64. ns = nanoseconds per node x step x start.")
+    lines.append("Timings on a shared machine vary between runs: compare the ratios measured in the same run.")
+    lines.append("")
+    pub = results.get("published")
+    if pub:
+        lines += ["## 1. The published experiment (50 starts, surface and 5 cm, 101 nodes, 100 hourly steps)", ""]
+        ref = pub.get("reference", {})
+        full = ref.get("extrapolated_full_run_s")
+        lines.append("| run | wall time | vs reference |")
+        lines.append("|---|---:|---:|")
+        if full:
+            lines.append(f"| PyTorch reference, 50 starts x 151 iterations, 2 processes (EXTRAPOLATED from "
+                         f"{ref['measured_starts']} start(s) x {ref['measured_iterations']} iterations: "
+                         f"{ref['s_per_iteration_per_start']:.2f} s per iteration per start) | {full:.0f} s "
+                         f"({full / 3600:.2f} h) | 1 |")
+        for mode, label in (("adam151", "jlsm, Adam 151 iterations (the study's budget)"),
+                            ("gauss-newton", "jlsm, Gauss-Newton polish 40 iterations (jlsm demo default)")):
+            r = pub["jlsm"][mode]
+            cold = r.get("cold_total_s", r["process_wall_s"] - (r["steady_call_s"] or 0))
+            lines.append(f"| {label}: from Python start-up (start-up {r['import_s']:.1f} s + compile and run "
+                         f"{r['first_call_s']:.1f} s) | {cold:.1f} s | "
+                         f"{_fmt(r.get('speedup_vs_reference_cold'), '.0f')}x |")
+            lines.append(f"| {label}: steady state (compiled) | {r['steady_call_s']:.2f} s | "
+                         f"{_fmt(r.get('speedup_vs_reference_steady'), '.0f')}x |")
+        d = pub.get("jlsm_cli_demo", {})
+        if d:
+            lines.append(f"| `{d['command']}` (two configurations; per configuration: half) | {d['wall_s']:.1f} s | "
+                         f"{_fmt(d.get('speedup_vs_reference_one_configuration_equivalent'), '.0f')}x |")
+        lines.append("")
+    thr = results.get("throughput")
+    if thr:
+        lines += ["## 2. Throughput (ns per node x step x start; default = spectral, previous = tridiagonal)", ""]
+        lines.append("| N | T | starts | checkpoint | fwd | fwd+grad | grad/fwd | previous fwd | previous fwd+grad | "
+                     "speed-up fwd | speed-up grad | compile fwd / grad s |")
+        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        prev = {(r["nodes"], r["steps"], r["batch"]): r for r in thr["rows"] if r["solver"] == "tridiagonal"}
+        for r in thr["rows"]:
+            if r["solver"] != "spectral":
+                continue
+            q = prev.get((r["nodes"], r["steps"], r["batch"]))
+            lines.append(
+                f"| {r['nodes']} | {r['steps']} | {r['batch']} | {r['checkpoint_every'] or '-'} | {r['forward_ns']:.2f} | "
+                f"{r['gradient_ns']:.2f} | {r['gradient_over_forward']:.2f} | {_fmt(q and q['forward_ns'])} | "
+                f"{_fmt(q and q['gradient_ns'])} | {_fmt(q and q['forward_ns'] / r['forward_ns'], '.1f')} | "
+                f"{_fmt(q and q['gradient_ns'] / r['gradient_ns'], '.1f')} | "
+                f"{r['forward_compile_s']:.1f} / {r['gradient_compile_s']:.1f} |"
+            )
+        if thr["skipped"]:
+            lines.append("")
+            lines.append("Skipped (too long for this run): " + "; ".join(
+                f"{s['solver']} N={s['nodes']} T={s['steps']} S={s['batch']}" for s in thr["skipped"]) + ".")
+        lines.append("")
+    sh = results.get("sharding")
+    if sh:
+        lines += ["## Two cores: one device against the start axis sharded over 2 virtual CPU devices", ""]
+        lines.append("| N | T | starts | 1 device fwd+grad ns | 2 devices fwd+grad ns | speed-up |")
+        lines.append("|---:|---:|---:|---:|---:|---:|")
+        for r in sh["rows"]:
+            lines.append(f"| {r['nodes']} | {r['steps']} | {r['batch']} | {r['one_device_gradient_ns']:.2f} | "
+                         f"{_fmt(r.get('sharded_gradient_ns'))} | {_fmt(r.get('speedup'))} |")
+        lines.append("")
+    sol = results.get("solvers")
+    if sol:
+        lines += ["## 3. Solvers at the same accuracy (101 nodes, 100 steps)", ""]
+        lines.append("| solver | tolerance | starts | max error vs direct [K] | fwd ns | fwd+grad ns | compile fwd / grad s |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|")
+        for r in sol["rows"]:
+            lines.append(f"| {r['solver']} | {_fmt(r['tolerance'], 'g')} | {r['batch']} | {r['max_error_vs_direct_K']:.1e} | "
+                         f"{r['forward_ns']:.2f} | {r['gradient_ns']:.2f} | {r['forward_compile_s']:.1f} / {r['gradient_compile_s']:.1f} |")
+        lines.append("")
+    mem = results.get("memory")
+    if mem:
+        lines += ["## 4. Memory: gradient through 8760 hourly steps x 101 nodes", ""]
+        lines.append("| starts | checkpoint | XLA peak estimate | measured peak RSS | run time | compile |")
+        lines.append("|---:|---:|---:|---:|---:|---:|")
+        for r in mem["rows"]:
+            est = r.get("xla_peak_estimate_bytes")
+            lines.append(f"| {r['batch']} | {r['checkpoint_every'] or 'none'} | {_fmt(est and est / 2**20, '.0f')} MiB | "
+                         f"{_fmt(r.get('peak_rss_bytes') and r['peak_rss_bytes'] / 2**20, '.0f')} MiB | "
+                         f"{_fmt(r.get('run_s'), '.1f')} s | {r['compile_s']:.1f} s |")
+        lines.append("")
+        lines.append(f"Target: {mem['target']}. Measured peak RSS includes the Python process and JAX (~300 MiB).")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="jlsm performance benchmarks")
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (a few minutes)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=None, help="run only these sections")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="output folder")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args, rest = parser.parse_known_args(argv)
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](*rest)))
+        return 0
+    sections = args.only or list(SECTIONS)
+    args.results.mkdir(parents=True, exist_ok=True)
+    machine = _machine()
+    command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (
+        " --only " + " ".join(args.only) if args.only else "")
+    results = {}
+    for name in SECTIONS:
+        path = args.results / f"{name}.json"
+        if name in sections:
+            print(f"== {name}", flush=True)
+            t0 = time.perf_counter()
+            data = SECTION_FUNCS[name](args.quick)
+            data.update(section=name, quick=args.quick, seconds=time.perf_counter() - t0, machine=machine)
+            path.write_text(json.dumps(data, indent=2) + "\n")
+            print(f"   {time.perf_counter() - t0:.0f} s -> {path}", flush=True)
+            results[name] = data
+        elif path.exists():  # keep earlier sections in the summary
+            results[name] = json.loads(path.read_text())
+    (args.results / "summary.md").write_text(summary_markdown(results, machine, args.quick, command))
+    print(f"wrote {args.results / 'summary.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
