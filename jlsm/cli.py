@@ -56,6 +56,7 @@ def main(argv=None) -> int:
 
     if not args.float32:
         jax.config.update("jax_enable_x64", True)
+    _enable_compilation_cache(jax)
 
     from .errors import JlsmError
 
@@ -77,6 +78,25 @@ def main(argv=None) -> int:
         print("jlsm: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _enable_compilation_cache(jax) -> None:
+    """Keep compiled programs on disk so repeated runs skip compilation.
+
+    ``$JLSM_CACHE_DIR`` (default ``~/.cache/jlsm/xla``); set it to an empty
+    string to switch the cache off.
+    """
+    import os
+
+    folder = os.environ.get("JLSM_CACHE_DIR", str(Path.home() / ".cache" / "jlsm" / "xla"))
+    if not folder:
+        return
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def _demo(args) -> int:
