@@ -6,9 +6,12 @@ import numpy as np
 
 
 def _plt():
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:  # keep a notebook's inline backend; files only elsewhere
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -46,14 +49,20 @@ def estimates_figure(result, truth=None):
     return fig
 
 
-def timeseries_figure(time, observed: dict, simulated: dict, *, split=None, title=None):
-    """Observed versus modelled series, one panel per variable; ``split`` marks the fit/test boundary."""
+def timeseries_figure(time, observed: dict, simulated: dict, *, split=None, title=None, reference=None,
+                      reference_label="reference"):
+    """Observed versus modelled series, one panel per variable; ``split`` marks the fit/test boundary.
+
+    ``reference``: optional second set of modelled series (e.g. default parameters), drawn dashed.
+    """
     plt = _plt()
     names = list(observed)
     fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.4 * len(names)), sharex=True, squeeze=False)
     for ax, name in zip(axes[:, 0], names):
         ax.plot(time, observed[name], "k.", ms=3, label="observed")
         ax.plot(time, simulated[name], "tab:blue", lw=1.2, label="model")
+        if reference is not None and name in reference:
+            ax.plot(time, reference[name], color="tab:orange", ls="--", lw=1.0, label=reference_label)
         if split is not None:
             ax.axvline(split, color="tab:red", ls="--", lw=0.8)
         ax.set_ylabel(name)
