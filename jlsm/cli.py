@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     inv.add_argument("config", type=Path, help="the TOML config (see examples/)")
     inv.add_argument("--out", type=Path, default=None, help="output folder (overrides the config)")
     inv.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
+    inv.add_argument("--starts", type=int, default=None, help="number of starts (overrides the config)")
     inv.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     from .identify import add_parser as add_identify_parser
@@ -70,7 +71,9 @@ def main(argv=None) -> int:
         if args.command == "invert":
             from .config import run_config
 
-            return run_config(args.config, out=args.out, json_path=args.json, progress=not args.no_progress)
+            return run_config(
+                args.config, out=args.out, json_path=args.json, progress=not args.no_progress, starts=args.starts
+            )
     except JlsmError as err:
         print(f"jlsm: error: {err}", file=sys.stderr)
         return 2
@@ -105,7 +108,13 @@ def _demo(args) -> int:
 
     t0 = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
-    truth = {**TRUE_PARAMETERS, "h_eff": TRUE_PARAMETERS["h"] * (1 + 1 / TRUE_PARAMETERS["beta"])}
+    lam, cap = TRUE_PARAMETERS["conductivity"], TRUE_PARAMETERS["heat_capacity"]
+    truth = {
+        **TRUE_PARAMETERS,
+        "h_eff": TRUE_PARAMETERS["h"] * (1 + 1 / TRUE_PARAMETERS["beta"]),
+        "diffusivity": lam / cap,
+        "thermal_inertia": (lam * cap) ** 0.5,
+    }
     summary = {
         "noise_K": args.noise,
         "starts": args.starts,

@@ -39,7 +39,7 @@ from .forcing import Forcing
 from .model import LandSurfaceModel, simulate
 from .objective import misfit, residuals
 from .observe import Observations
-from .params import ParameterSpace, derived_values
+from .params import DERIVED_UNITS, ParameterSpace, derived_values
 
 RUNNING, CONVERGED, DIVERGED, MAX_STEPS = 0, 1, 2, 3
 STATUS_NAMES = ("running", "converged", "diverged", "max_steps")
@@ -633,7 +633,7 @@ def results_dataset(space, *, initial, final, loss_history, final_loss, status, 
     final_d = derived_values(names, dict(zip(names, final.T)))
     for key in final_d:
         names.append(key)
-        units.append("W m-2 K-1" if key == "h_eff" else "")
+        units.append(DERIVED_UNITS.get(key, ""))
         role.append("derived")
         initial = np.concatenate([initial, init_d[key][:, None]], axis=1)
         final = np.concatenate([final, final_d[key][:, None]], axis=1)

@@ -379,13 +379,23 @@ def _read(model, name, path=None):
     return _get(path)(model)
 
 
+DERIVED_UNITS = {"h_eff": "W m-2 K-1", "diffusivity": "m2 s-1", "thermal_inertia": "J m-2 K-1 s-1/2"}
+"""Units of the derived quantities reported by :func:`derived_values`."""
+
+
 def derived_values(names: Sequence[str], physical: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Derived quantities worth reporting, from arrays of physical values by name.
 
-    Currently h_eff = h (1 + 1/beta) when both h and beta are given.
+    h_eff = h (1 + 1/beta) when h and beta are free; diffusivity lambda / C
+    [m2 s-1] and thermal inertia sqrt(lambda C) when conductivity and heat
+    capacity are free (the combinations a temperature record sees best).
     """
     out = {}
     if "h" in physical and "beta" in physical and "h_eff" not in names:
         out["h_eff"] = physical["h"] * (1.0 + 1.0 / physical["beta"])
+    if "conductivity" in physical and "heat_capacity" in physical:
+        lam, cap = physical["conductivity"], physical["heat_capacity"]
+        if "diffusivity" not in names:
+            out["diffusivity"] = lam / cap
+        out["thermal_inertia"] = np.sqrt(lam * cap)
     return out
-
