@@ -45,6 +45,8 @@ def main(argv=None) -> int:
     inv.add_argument("--out", type=Path, default=None, help="output folder (overrides the config)")
     inv.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
     inv.add_argument("--starts", type=int, default=None, help="number of starts (overrides the config)")
+    inv.add_argument("--checkpoint", type=Path, default=None, help="save the optimiser state in this folder as it goes")
+    inv.add_argument("--resume", action="store_true", help="continue from --checkpoint (same config and seed)")
     inv.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     from .identify import add_parser as add_identify_parser
@@ -72,13 +74,21 @@ def main(argv=None) -> int:
             from .config import run_config
 
             return run_config(
-                args.config, out=args.out, json_path=args.json, progress=not args.no_progress, starts=args.starts
+                args.config,
+                out=args.out,
+                json_path=args.json,
+                progress=not args.no_progress,
+                starts=args.starts,
+                checkpoint=args.checkpoint,
+                resume=args.resume,
             )
     except JlsmError as err:
         print(f"jlsm: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("jlsm: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        where = getattr(err, "checkpoint", None)
+        hint = f"; partial results and state in {where}, continue with --resume" if where else ""
+        print(f"jlsm: interrupted{hint}", file=sys.stderr)
         return 130
     return 0
 

@@ -658,10 +658,11 @@ class Run:
         }
 
 
-def run_problem(cfg, *, starts=None, polish=None, progress=False) -> Run:
+def run_problem(cfg, *, starts=None, polish=None, progress=False, checkpoint=None, resume=False) -> Run:
     """Read the data of a config (path or loaded dict), invert and evaluate; returns a :class:`Run`.
 
-    ``starts`` and ``polish`` override the config's ``[inversion]`` values.
+    ``starts`` and ``polish`` override the config's ``[inversion]`` values;
+    ``checkpoint``/``resume`` are passed to :func:`jlsm.inverse.invert`.
     """
     from .inverse import invert
 
@@ -688,6 +689,8 @@ def run_problem(cfg, *, starts=None, polish=None, progress=False) -> Run:
         chunk=int(inv.get("chunk", 50)),
         progress=progress,
         time=forcing_ds["time"].values,
+        checkpoint=checkpoint,
+        resume=resume,
     )
     ev = evaluate(cfg, result, model, forcing, space, initial, fit, validate, obs_ds)
     attrs = {**result.attrs, **ev.attrs}
@@ -776,16 +779,17 @@ def summarise(run: Run) -> dict:
     return out
 
 
-def run_config(path, *, out=None, json_path=None, progress=True, starts=None) -> int:
+def run_config(path, *, out=None, json_path=None, progress=True, starts=None, checkpoint=None, resume=False) -> int:
     """Run the inversion of a config file; write NetCDF, a metrics table, figures and a JSON summary.
 
-    ``starts`` overrides the config's number of starts.
+    ``starts`` overrides the config's number of starts; ``checkpoint`` is a
+    folder to save the optimiser state in, ``resume`` continues from it.
     """
     from .inverse import status_counts
 
     t0 = time.perf_counter()
     cfg = load_config(path)
-    run = run_problem(cfg, progress=progress, starts=starts)
+    run = run_problem(cfg, progress=progress, starts=starts, checkpoint=checkpoint, resume=resume)
     result = run.result
     outdir = Path(out or cfg.get("output", {}).get("dir", "results"))
     outdir.mkdir(parents=True, exist_ok=True)
