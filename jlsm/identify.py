@@ -64,7 +64,7 @@ from .forcing import Forcing
 from .inverse import Objective, invert
 from .model import LandSurfaceModel, simulate
 from .objective import misfit, residuals
-from .observe import Observable, Observations, soil_depths
+from .observe import Observable, Observations, error_vector, soil_depths
 from .params import ALIASES, ParameterSpace
 
 RCOND = 1e-10
@@ -156,23 +156,7 @@ def _parse_observables(observables) -> tuple[Observable, ...]:
 
 def _noise_vector(noise, names: Sequence[str], where: str) -> np.ndarray:
     """Observation error std per variable (V,) from a scalar or a name -> std mapping."""
-    if isinstance(noise, Mapping):
-        unknown = set(noise) - set(names)
-        if unknown:
-            raise ObservationError(f"{where}: noise given for unobserved variable(s) {sorted(unknown)}")
-        missing = [n for n in names if n not in noise]
-        if missing:
-            raise ObservationError(f"{where}: no noise level given for {missing}")
-        sigma = np.array([float(noise[n]) for n in names])
-    else:
-        if noise is None:
-            raise ObservationError(f"{where}: the observation error std 'noise' is required")
-        sigma = np.full(len(names), float(noise))
-    if np.any(~np.isfinite(sigma)) or np.any(sigma <= 0):
-        raise ObservationError(
-            f"{where}: noise levels must be positive and finite, got {dict(zip(names, sigma.tolist()))}"
-        )
-    return sigma
+    return error_vector(noise, names, where, what="noise level")
 
 
 def _require_float64(where: str):

@@ -192,22 +192,32 @@ class Observations(eqx.Module):
         return Observations(v, self.observables, self.scale)
 
 
+def error_vector(errors, names: Sequence[str], where: str = "Observations", what: str = "error") -> np.ndarray:
+    """Observation error std per variable (V,) from one value or a name -> std mapping; checked positive.
+
+    ``where`` and ``what`` word the error messages (e.g. ``what="noise level"``).
+    """
+    if errors is None:
+        raise ObservationError(f"{where}: an observation {what} (standard deviation) is required")
+    if isinstance(errors, Mapping):
+        unknown = set(errors) - set(names)
+        if unknown:
+            raise ObservationError(f"{where}: {what} given for unobserved variable(s) {sorted(unknown)}")
+        missing = [n for n in names if n not in errors]
+        if missing:
+            raise ObservationError(f"{where}: no {what} given for {missing}")
+        scale = np.array([float(errors[n]) for n in names])
+    else:
+        scale = np.full(len(names), float(errors))
+    if np.any(~np.isfinite(scale)) or np.any(scale <= 0):
+        raise ObservationError(f"{where}: observation {what}s must be positive and finite, got {dict(zip(names, scale.tolist()))}")
+    return scale
+
+
 def _scales(values, observables, errors, weighting):
     names = [o.name for o in observables]
     if errors is not None:
-        if isinstance(errors, Mapping):
-            unknown = set(errors) - set(names)
-            if unknown:
-                raise ObservationError(f"Observations: errors given for unobserved variable(s) {sorted(unknown)}")
-            missing = [n for n in names if n not in errors]
-            if missing:
-                raise ObservationError(f"Observations: no error given for {missing}")
-            scale = np.array([float(errors[n]) for n in names])
-        else:
-            scale = np.full(len(names), float(errors))
-        if np.any(~np.isfinite(scale)) or np.any(scale <= 0):
-            raise ObservationError(f"Observations: observation errors must be positive, got {scale.tolist()}")
-        return scale
+        return error_vector(errors, names)
     if weighting == "equal":
         return np.ones(len(names))
     if weighting == "variance":
