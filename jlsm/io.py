@@ -353,7 +353,8 @@ def _gap_attrs(values: np.ndarray) -> dict:
     }
 
 
-def _make_var(name, values, times, source_variable, source_units, extra=None):
+def _var_attrs(name, source_variable, source_units, extra=None) -> dict:
+    """CF-style attributes of an output variable, with where it came from."""
     attrs = {
         "units": _CANONICAL_UNITS[_KIND[name]],
         "long_name": _LONG_NAMES[name],
@@ -362,6 +363,11 @@ def _make_var(name, values, times, source_variable, source_units, extra=None):
     }
     if extra:
         attrs.update(extra)
+    return attrs
+
+
+def _make_var(name, values, times, source_variable, source_units, extra=None):
+    attrs = _var_attrs(name, source_variable, source_units, extra)
     return xr.DataArray(values, dims=("time",), coords={"time": times}, attrs=attrs)
 
 
@@ -667,14 +673,7 @@ def _soil_var(name, vals, times, depths, depth_dim, source_variable, su, extra=N
         raise ObservationError(
             f"{name}: {vals.shape[1]} levels but {len(depths)} depths given"
         )
-    attrs = {
-        "units": _CANONICAL_UNITS[_KIND[name]],
-        "long_name": _LONG_NAMES[name],
-        "source_variable": source_variable,
-        "source_units": su,
-    }
-    if extra:
-        attrs.update(extra)
+    attrs = _var_attrs(name, source_variable, su, extra)
     return xr.DataArray(
         vals, dims=("time", depth_dim),
         coords={"time": times, depth_dim: xr.DataArray(
