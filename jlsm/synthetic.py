@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import equinox as eqx
 import numpy as np
 
 from .forcing import Forcing
 from .grid import SoilGrid
-from .io import data_dir
-from .model import LandSurfaceModel
+from .model import LandSurfaceModel, simulate
 from .physics.radiation import Radiation
 from .physics.soil_heat import JacobiSolver, ModalSolver, SoilThermal, SpectralSolver, TridiagonalSolver
 from .physics.turbulence import BowenRatioExchange
@@ -141,6 +141,7 @@ def load_published_observations(folder: str | os.PathLike | None = None) -> np.n
     from ``folder`` (default: :func:`data_dir`).
     """
     from .errors import DataFileError
+    from .io import data_dir
 
     base = Path(folder) if folder is not None else (data_dir() or Path("."))
     base = base / "paper-synthetic" if (base / "paper-synthetic").is_dir() else base
@@ -219,7 +220,6 @@ def twin_case(
     noise of ``noise`` [K].
     """
     from .errors import InputError
-    from .model import simulate
     from .observe import Observations
 
     if configuration not in TWIN_CONFIGURATIONS:
@@ -234,8 +234,8 @@ def twin_case(
         columns = {0.0: published[:, 0], 0.05: published[:, 1]}
         data = {name: columns[d] for name, d in zip(cfg["observed"], obs_depths)}
     elif source == "model":
-        out = simulate(truth, forcing, initial=initial, depths=obs_depths)
-        data = {name: np.asarray(out.temperature[:, i]) for i, name in enumerate(cfg["observed"])}
+        temperature = np.asarray(_observed_temperature(truth, forcing, initial, obs_depths))
+        data = {name: temperature[:, i] for i, name in enumerate(cfg["observed"])}
     else:
         raise InputError(f"twin_case: source must be 'model' or 'published', got {source!r}")
     observations = Observations.from_dict(data)
@@ -243,3 +243,9 @@ def twin_case(
         observations = observations.with_noise(noise, seed=seed)
     model = paper_model(solver="direct")
     return model, forcing, observations, twin_space(), initial
+
+
+@eqx.filter_jit
+def _observed_temperature(model, forcing, initial, depths):
+    """Temperatures (T, len(depths)) of a forward run, as one compiled program (not op by op)."""
+    return simulate(model, forcing, initial=initial, depths=depths).temperature
