@@ -15,6 +15,10 @@ the user's callback and may save a checkpoint. Each start carries a status:
 
 An optional L-BFGS polish (``optax.lbfgs`` with its zoom line search) follows
 the first-order phase.
+
+Optax and xarray are imported when first needed (a Gauss-Newton-only run
+never loads Optax; xarray is loaded while the first chunk runs), so that a
+fresh process gets to its first compiled step sooner.
 """
 
 from __future__ import annotations
@@ -26,13 +30,12 @@ import json
 import time as _time
 from pathlib import Path
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-import xarray as xr
 
 from .errors import InputError, ObservationError, ParameterError
 from .forcing import Forcing
@@ -40,6 +43,10 @@ from .model import LandSurfaceModel, simulate
 from .objective import misfit, residuals
 from .observe import Observations
 from .params import DERIVED_UNITS, ParameterSpace, derived_values
+
+if TYPE_CHECKING:
+    import optax
+    import xarray as xr
 
 RUNNING, CONVERGED, DIVERGED, MAX_STEPS = 0, 1, 2, 3
 STATUS_NAMES = ("running", "converged", "diverged", "max_steps")
@@ -109,6 +116,8 @@ class Objective:
 @functools.lru_cache(maxsize=32)
 def default_optimizer(steps: int, learning_rate: float = 0.05) -> optax.GradientTransformation:
     """Adam with a cosine-decayed learning rate (to 1 % over ``steps``) and gradient clipping."""
+    import optax
+
     schedule = optax.cosine_decay_schedule(learning_rate, max(steps, 1), alpha=0.01)
     return optax.chain(optax.clip_by_global_norm(10.0), optax.adam(schedule))
 
@@ -193,14 +202,16 @@ def invert(
     u0, x0 = _starting_points(space, starts, seed, sampler)
     n_starts = u0.shape[0]
 
-    fit_forcing = forcing.window(0, fit[1])
+    fit_forcing = _window(forcing, fit[1])
     fit_obs = observations.window(*fit)
     fit_obs = Observations(np.asarray(fit_obs.values)[: fit[1]], fit_obs.observables, fit_obs.scale)
-    initial_array = None if initial is None else jnp.asarray(initial, fit_forcing.t_air.dtype)
+    initial_array = _initial_array(initial, fit_forcing)
     problem = (model, fit_forcing, fit_obs, initial_array)
     objective = Objective(space, checkpoint_every)
     dtype = jnp.result_type(*[x for x in jax.tree_util.tree_leaves(problem) if eqx.is_inexact_array(x)])
-    u0 = jnp.asarray(_pad_to_devices(np.asarray(u0)), dtype)
+    # host-side set-up stays in NumPy: every eager jnp operation is a separate
+    # compilation (or cache look-up) in a fresh process
+    u0 = jax.device_put(np.asarray(_pad_to_devices(np.asarray(u0)), dtype=dtype))
 
     phases = [("first_order", optimizer or default_optimizer(steps, learning_rate), steps)] if steps else []
     if polish:
@@ -241,10 +252,14 @@ def invert(
             state = _shard(state)
             spec = _ChunkSpec(opt, objective, tolerances, phase)
             remaining = n_steps - (start_done if i == start_phase else 0)
+            # one compiled chunk per phase: the number of steps is an argument, not a constant
+            length = min(chunk, n_steps)
             while remaining > 0 and np.any(np.asarray(state.status) == RUNNING):
                 k = min(chunk, remaining)
-                state, losses = _run_chunk(state, problem, k, spec)
-                histories.append(np.asarray(losses))
+                state, losses = _run_chunk(state, problem, np.asarray(k, np.int32), length, spec)
+                if chunks_run == 0:
+                    _import_result_modules()  # while the first chunk runs (asynchronous dispatch)
+                histories.append(np.asarray(losses)[:k])
                 remaining -= k
                 done += k
                 chunks_run += 1
@@ -260,8 +275,8 @@ def invert(
                     callback({"iteration": done, "phase": phase, "loss": np.asarray(state.loss), "status": status})
             # starts that converged in the first-order phase may improve with the polish
             if phase == "first_order" and polish:
-                reset = jnp.where(state.status == DIVERGED, DIVERGED, RUNNING).astype(jnp.int32)
-                state = eqx.tree_at(lambda s: s.status, state, reset)
+                reset = np.where(np.asarray(state.status) == DIVERGED, DIVERGED, RUNNING).astype(np.int32)
+                state = eqx.tree_at(lambda s: s.status, state, jax.device_put(reset))
             if checkpoint is not None:
                 _save_checkpoint(checkpoint, meta, state, histories, i + 1, 0, np.asarray(u0), i)
     except KeyboardInterrupt:
@@ -320,7 +335,7 @@ def _assemble(space, x0, state, histories, n_starts) -> xr.Dataset:
     status = np.asarray(state.status)
     final_status = np.where(status == RUNNING, MAX_STEPS, status)
     history = np.concatenate(histories, axis=0).T[:n_starts] if histories else np.zeros((n_starts, 0))
-    final = np.asarray(space.to_physical(np.asarray(state.best_u)[:n_starts]))
+    final = np.asarray(_to_physical(space, state.best_u))[:n_starts]
     return results_dataset(
         space,
         initial=x0,
@@ -340,7 +355,7 @@ def _save_checkpoint(folder: Path, meta, state, histories, phase, done_in_phase,
         "phase": int(phase),
         "done_in_phase": int(done_in_phase),
         "state_phase": int(state_phase),
-        "versions": {"jlsm": _version(), "jax": jax.__version__, "equinox": eqx.__version__, "optax": optax.__version__},
+        "versions": _versions(),
         "dtype": str(np.asarray(u0).dtype),
     }
     tmp = folder / "state.eqx.tmp"
@@ -376,10 +391,31 @@ def _load_checkpoint(folder: Path, meta, u0, phases, problem):
     return state, histories, phase, done_in_phase
 
 
-def _version():
+def _versions():
+    import optax
+
     from . import __version__
 
-    return __version__
+    return {"jlsm": __version__, "jax": jax.__version__, "equinox": eqx.__version__, "optax": optax.__version__}
+
+
+def _window(forcing, stop):
+    """The forcing up to ``stop`` (the same object when that is all of it: no slicing op)."""
+    return forcing if stop == forcing.n_times else forcing.window(0, stop)
+
+
+def _initial_array(initial, forcing):
+    """The initial temperature as a device array of the forcing's dtype (None stays None)."""
+    if initial is None:
+        return None
+    return jax.device_put(np.asarray(initial, dtype=forcing.t_air.dtype))
+
+
+def _import_result_modules():
+    """Import what assembling the results needs (xarray, metrics); called while a chunk runs."""
+    import xarray  # noqa: F401
+
+    from . import metrics  # noqa: F401
 
 
 def _check_problem(model, forcing, observations, space, fit, validate, steps, polish, chunk):
@@ -425,13 +461,64 @@ def _starting_points(space, starts, seed, sampler):
 # ------------------------------------------------------------------- engine
 
 
+def _jit_nowait(fun):
+    """``eqx.filter_jit`` semantics (arrays traced, everything else static) without waiting for the result.
+
+    ``eqx.filter_jit`` blocks until its outputs are computed; this returns as
+    soon as the computation is dispatched, so the host can go on (e.g. with
+    imports) while it runs. For functions that raise no runtime errors.
+    """
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def jitted(dynamic, static):
+        out = fun(*eqx.combine(dynamic, static.tree()))
+        out_dynamic, out_static = eqx.partition(out, eqx.is_array)
+        return out_dynamic, _Static(out_static)
+
+    @functools.wraps(fun)
+    def call(*args):
+        dynamic, static = eqx.partition(args, eqx.is_array)
+        out_dynamic, out_static = jitted(dynamic, _Hashable(static))
+        return eqx.combine(out_dynamic, out_static.value)
+
+    return call
+
+
+class _Static(eqx.Module):
+    value: object = eqx.field(static=True)
+
+
+class _Hashable:
+    """A pytree of static (hashable) leaves, compared by structure and leaves."""
+
+    __slots__ = ("leaves", "treedef")
+
+    def __init__(self, tree):
+        leaves, self.treedef = jax.tree_util.tree_flatten(tree)
+        self.leaves = tuple(leaves)
+
+    def tree(self):
+        return jax.tree_util.tree_unflatten(self.treedef, self.leaves)
+
+    def __hash__(self):
+        return hash((self.treedef, self.leaves))
+
+    def __eq__(self, other):
+        return isinstance(other, _Hashable) and self.treedef == other.treedef and self.leaves == other.leaves
+
+
+@_jit_nowait
 def _init_state(opt, problem, u_or_state):
+    """The state of every start at the beginning of a phase (one compiled call)."""
     if isinstance(u_or_state, _StartState):
         u = u_or_state.best_u
         previous = u_or_state
     else:
         u, previous = u_or_state, None
-    opt_state = _init_optimizer(opt, u, problem)
+    if isinstance(opt, _GaussNewton):
+        opt_state = jax.vmap(lambda v: opt.init(v, problem))(u)
+    else:
+        opt_state = jax.vmap(opt.init)(u)
     inf = jnp.full((u.shape[0],), jnp.inf, u.dtype)
     if previous is None:
         return _StartState(
@@ -458,14 +545,9 @@ def _init_state(opt, problem, u_or_state):
 
 @functools.lru_cache(maxsize=8)
 def _lbfgs():
+    import optax
+
     return optax.lbfgs()
-
-
-@eqx.filter_jit
-def _init_optimizer(opt, u, problem):
-    if isinstance(opt, _GaussNewton):
-        return jax.vmap(lambda v: opt.init(v, problem))(u)
-    return jax.vmap(opt.init)(u)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -484,6 +566,8 @@ def _one_start(s: _StartState, problem, spec: _ChunkSpec):
     if kind == "gauss-newton":
         loss, grad, updates, opt_state = opt.step(s.u, s.opt_state, problem)
     elif kind == "lbfgs":
+        import optax
+
         fn = lambda u: objective(u, problem)  # noqa: E731
         loss, grad = optax.value_and_grad_from_state(fn)(s.u, state=s.opt_state)
         updates, opt_state = opt.update(grad, s.opt_state, s.u, value=loss, grad=grad, value_fn=fn)
@@ -526,15 +610,30 @@ def _one_start(s: _StartState, problem, spec: _ChunkSpec):
     return new, recorded
 
 
-@eqx.filter_jit
-def _run_chunk(state, problem, n: int, spec: _ChunkSpec):
-    """``n`` steps of every start (vmap over starts, scan over steps); losses (n, S)."""
+@_jit_nowait
+def _run_chunk(state, problem, n, length: int, spec: _ChunkSpec):
+    """Up to ``n`` steps of every start (vmap over starts, a loop over steps); losses (length, S).
+
+    ``n`` (<= ``length``) is traced, so chunks of any size share one compiled
+    program. The loop stops once no start is running: every later step would
+    leave the state as it is and record the same losses, which fill the rest.
+    """
     step = jax.vmap(_one_start, in_axes=(0, None, None))
+    losses = jnp.zeros((length, state.loss.shape[0]), state.loss.dtype)
 
-    def body(s, _):
-        return step(s, problem, spec)
+    def cond(carry):
+        i, s, _ = carry
+        return (i < n) & jnp.any(s.status == RUNNING)
 
-    return jax.lax.scan(body, state, None, length=n)
+    def body(carry):
+        i, s, rows = carry
+        s, recorded = step(s, problem, spec)
+        return i + 1, s, rows.at[i].set(recorded)
+
+    done, state, losses = jax.lax.while_loop(cond, body, (jnp.asarray(0, jnp.int32), state, losses))
+    frozen = jnp.where(state.status == DIVERGED, jnp.nan, state.loss)
+    losses = jnp.where((jnp.arange(length) < done)[:, None], losses, frozen[None, :])
+    return state, losses
 
 
 class _GaussNewtonState(eqx.Module):
@@ -555,8 +654,7 @@ class _GaussNewton:
     objective: Objective
 
     def _linearise(self, u, problem):
-        jac, r = jax.jacfwd(lambda v: (self.objective.residual(v, problem),) * 2, has_aux=True)(u)
-        return r, jac
+        return _linearise(self.objective, u, problem)
 
     def init(self, u, problem):
         r, jac = self._linearise(u, problem)
@@ -580,6 +678,17 @@ class _GaussNewton:
             damping=jnp.clip(jnp.where(accept, mu / 3.0, mu * 4.0), 1e-12, 1e12),
         )
         return loss, grad, jnp.where(accept, delta, 0.0), new
+
+
+@eqx.filter_jit
+def _linearise(objective, u, problem):
+    """Residual r(u) and its Jacobian (forward mode) for one start.
+
+    Compiled as its own function so that the set-up and every Gauss-Newton
+    step share one trace of it.
+    """
+    jac, r = jax.jacfwd(lambda v: (objective.residual(v, problem),) * 2, has_aux=True)(u)
+    return r, jac
 
 
 def _pad_to_devices(u0):
@@ -626,6 +735,7 @@ def results_dataset(space, *, initial, final, loss_history, final_loss, status, 
     and beta are free) are extra entries along ``parameter`` with
     ``role = "derived"``.
     """
+    import xarray as xr
     names = list(space.names)
     units = list(space.units)
     role = ["free"] * len(names)
@@ -687,14 +797,16 @@ def window_metrics(model, forcing, observations, space, final, *, initial=None, 
 
     Returns variables ``metric_value`` (start, window, variable, metric).
     """
+    import xarray as xr
+
     from .metrics import all_metrics
 
     stop = max(fit[1], validate[1] if validate else 0)
-    f = forcing.window(0, stop)
+    f = _window(forcing, stop)
     obs_all = Observations(np.asarray(observations.values)[:stop], observations.observables, observations.scale)
-    initial_array = None if initial is None else jnp.asarray(initial, f.t_air.dtype)
-    problem = (model, f, obs_all, initial_array)
-    sims = np.asarray(_simulate_starts(Objective(space), jnp.asarray(final[:, : space.size]), problem))
+    problem = (model, f, obs_all, _initial_array(initial, f))
+    x = jax.device_put(np.asarray(final[:, : space.size]))
+    sims = np.asarray(_simulate_starts(Objective(space), x, problem))
     obs = np.asarray(observations.values)[:stop]
     windows = {"fit": fit}
     if validate:
@@ -722,6 +834,11 @@ def window_metrics(model, forcing, observations, space, final, *, initial=None, 
 @eqx.filter_jit
 def _simulate_starts(objective, x, problem):
     return jax.vmap(lambda v: objective.simulated(v, problem, physical=True))(x)
+
+
+@eqx.filter_jit
+def _to_physical(space, u):
+    return space.to_physical(u)
 
 
 def status_counts(result: xr.Dataset) -> dict[str, int]:
