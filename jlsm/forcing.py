@@ -87,7 +87,8 @@ class Forcing(eqx.Module):
                 continue
             if not isinstance(value, jax.core.Tracer):
                 _check_series(name, value, source)
-            value = jnp.asarray(value)
+            # a NumPy array is transferred directly (jnp.asarray stages it through a compiled copy)
+            value = jax.device_put(value) if isinstance(value, np.ndarray) else jnp.asarray(value)
             if value.ndim != 1:
                 raise ForcingError(f"{source}: {name} must be a 1-D time series, got shape {value.shape}")
             if length is None:

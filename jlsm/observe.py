@@ -25,6 +25,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -115,8 +116,8 @@ class Observations(eqx.Module):
     observables: tuple[Observable, ...] = eqx.field(static=True)
 
     def __init__(self, values, observables, scale):
-        self.values = jnp.asarray(values)
-        self.scale = jnp.asarray(scale)
+        self.values = _as_array(values)
+        self.scale = _as_array(scale)
         self.observables = tuple(observables)
 
     @classmethod
@@ -190,6 +191,11 @@ class Observations(eqx.Module):
         stds = np.array([std.get(n, 0.0) if isinstance(std, Mapping) else std for n in self.names], float)
         v = np.asarray(self.values, dtype=float) + rng.standard_normal(self.values.shape) * stds
         return Observations(v, self.observables, self.scale)
+
+
+def _as_array(x):
+    """``jnp.asarray(x)``; a NumPy array is transferred directly (no compiled staging step)."""
+    return jax.device_put(x) if isinstance(x, np.ndarray) else jnp.asarray(x)
 
 
 def error_vector(errors, names: Sequence[str], where: str = "Observations", what: str = "error") -> np.ndarray:
