@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._compile import jit as _jit
 from .errors import InputError, ObservationError, ParameterError
 from .forcing import Forcing
 from .model import LandSurfaceModel, simulate
@@ -461,53 +462,7 @@ def _starting_points(space, starts, seed, sampler):
 # ------------------------------------------------------------------- engine
 
 
-def _jit_nowait(fun):
-    """``eqx.filter_jit`` semantics (arrays traced, everything else static) without waiting for the result.
-
-    ``eqx.filter_jit`` blocks until its outputs are computed; this returns as
-    soon as the computation is dispatched, so the host can go on (e.g. with
-    imports) while it runs. For functions that raise no runtime errors.
-    """
-
-    @functools.partial(jax.jit, static_argnums=1)
-    def jitted(dynamic, static):
-        out = fun(*eqx.combine(dynamic, static.tree()))
-        out_dynamic, out_static = eqx.partition(out, eqx.is_array)
-        return out_dynamic, _Static(out_static)
-
-    @functools.wraps(fun)
-    def call(*args):
-        dynamic, static = eqx.partition(args, eqx.is_array)
-        out_dynamic, out_static = jitted(dynamic, _Hashable(static))
-        return eqx.combine(out_dynamic, out_static.value)
-
-    return call
-
-
-class _Static(eqx.Module):
-    value: object = eqx.field(static=True)
-
-
-class _Hashable:
-    """A pytree of static (hashable) leaves, compared by structure and leaves."""
-
-    __slots__ = ("leaves", "treedef")
-
-    def __init__(self, tree):
-        leaves, self.treedef = jax.tree_util.tree_flatten(tree)
-        self.leaves = tuple(leaves)
-
-    def tree(self):
-        return jax.tree_util.tree_unflatten(self.treedef, self.leaves)
-
-    def __hash__(self):
-        return hash((self.treedef, self.leaves))
-
-    def __eq__(self, other):
-        return isinstance(other, _Hashable) and self.treedef == other.treedef and self.leaves == other.leaves
-
-
-@_jit_nowait
+@_jit
 def _init_state(opt, problem, u_or_state):
     """The state of every start at the beginning of a phase (one compiled call)."""
     if isinstance(u_or_state, _StartState):
@@ -610,7 +565,7 @@ def _one_start(s: _StartState, problem, spec: _ChunkSpec):
     return new, recorded
 
 
-@_jit_nowait
+@_jit
 def _run_chunk(state, problem, n, length: int, spec: _ChunkSpec):
     """Up to ``n`` steps of every start (vmap over starts, a loop over steps); losses (length, S).
 
@@ -831,12 +786,12 @@ def window_metrics(model, forcing, observations, space, final, *, initial=None, 
     )
 
 
-@eqx.filter_jit
+@_jit
 def _simulate_starts(objective, x, problem):
     return jax.vmap(lambda v: objective.simulated(v, problem, physical=True))(x)
 
 
-@eqx.filter_jit
+@_jit
 def _to_physical(space, u):
     return space.to_physical(u)
 

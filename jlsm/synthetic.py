@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import equinox as eqx
 import numpy as np
 
+from ._compile import jit as _jit
 from .forcing import Forcing
 from .grid import SoilGrid
 from .model import LandSurfaceModel, simulate
@@ -245,7 +245,7 @@ def twin_case(
     return model, forcing, observations, twin_space(), initial
 
 
-@eqx.filter_jit
+@_jit
 def _observed_temperature(model, forcing, initial, depths):
     """Temperatures (T, len(depths)) of a forward run, as one compiled program (not op by op)."""
     return simulate(model, forcing, initial=initial, depths=depths).temperature

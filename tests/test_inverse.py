@@ -219,3 +219,41 @@ def test_resume_refuses_a_different_run(tmp_path):
     invert(model, forcing, obs, space, starts=2, seed=1, initial=initial, steps=5, polish=0, checkpoint=folder)
     with pytest.raises(InputError, match="seed"):
         invert(model, forcing, obs, space, starts=2, seed=2, initial=initial, steps=5, polish=0, checkpoint=folder, resume=True)
+
+
+def test_chunk_size_does_not_change_the_result():
+    # one compiled chunk serves every length, and a chunk stops once every start
+    # is done: the histories are the same step for step whatever the chunking
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    kw = dict(starts=5, seed=3, initial=initial, steps=12, polish=30)
+    whole = invert(model, forcing, obs, space, chunk=50, **kw)
+    pieces = invert(model, forcing, obs, space, chunk=7, **kw)
+    assert (whole["status"].values == 1).all()  # all converged before the polish budget ran out
+    n = pieces.sizes["iteration"]  # no chunk is started once every start is done
+    assert n < whole.sizes["iteration"] == 42
+    for name in ("final", "status", "iterations"):
+        np.testing.assert_array_equal(pieces[name].values, whole[name].values)
+    np.testing.assert_array_equal(pieces["loss"].values, whole["loss"].values[:, :n])
+    # after the last step of the last start, a chunk records the frozen losses
+    frozen = whole["loss"].values[:, n - 1 : n]
+    np.testing.assert_array_equal(whole["loss"].values[:, n:], np.broadcast_to(frozen, (5, 42 - n)))
+
+
+def test_gauss_newton_run_loads_optax_and_xarray_only_when_needed():
+    code = textwrap.dedent(
+        """
+        import sys
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        from jlsm.inverse import invert
+        from jlsm.synthetic import twin_case
+        assert "optax" not in sys.modules and "xarray" not in sys.modules, "imported at import time"
+        model, forcing, obs, space, initial = twin_case("surface+5cm")
+        r = invert(model, forcing, obs, space, starts=2, initial=initial, steps=0, polish=2)
+        assert "optax" not in sys.modules
+        print(type(r).__name__)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "Dataset"
