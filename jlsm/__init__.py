@@ -1,9 +1,12 @@
 """jlsm: a differentiable land-surface model in JAX.
 
 Importing jlsm changes no global JAX setting; enable float64 yourself with
-``jax.config.update("jax_enable_x64", True)`` (the ``jlsm`` command does).
+``jax.config.update("jax_enable_x64", True)`` (the ``jlsm`` command does), and
+keep compiled programs on disk between processes with
+:func:`enable_compilation_cache`.
 """
 
+from .cache import enable_compilation_cache
 from .errors import (
     ConfigError,
     DataFileError,
@@ -58,6 +61,7 @@ __all__ = [
     "SpectralSolver",
     "Tolerances",
     "TridiagonalSolver",
+    "enable_compilation_cache",
     "invert",
     "simulate",
 ]

@@ -1,22 +1,29 @@
 """The ``jlsm`` command.
 
-    jlsm demo [--starts N] [--out DIR] [--json FILE]    the published synthetic twin experiment
+    jlsm demo [--starts N] [--configuration NAME] [--out DIR] [--json FILE]   the published synthetic twin experiment
     jlsm invert CONFIG.toml [--out DIR] [--json FILE]   an inversion described by a config file
     jlsm identify [--depths CM ..] [--noise K ..] [--out DIR]   observation-design sweep (Fisher analysis)
 
-Float64 is switched on here (the command's choice; importing jlsm changes no
-JAX setting). Errors in the user's input print one line and exit with status 2.
+Float64 is switched on here, and the persistent compilation cache
+(``$JLSM_CACHE_DIR``, default ``~/.cache/jlsm/xla``, empty: off; see
+:func:`jlsm.enable_compilation_cache`): the command's choices, importing jlsm
+changes no JAX setting. Errors in the user's input print one line and exit
+with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+DEMO_CONFIGURATIONS = ("5cm", "surface+5cm")
+"""The demo's configurations (``jlsm.synthetic.TWIN_CONFIGURATIONS``), in order."""
 
 
 def main(argv=None) -> int:
@@ -30,6 +37,13 @@ def main(argv=None) -> int:
     demo.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
     demo.add_argument("--noise", type=float, default=0.0, help="Gaussian observation noise [K] (default 0)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the starts and the noise (default 0)")
+    demo.add_argument(
+        "--configuration",
+        action="append",
+        choices=DEMO_CONFIGURATIONS,
+        default=None,
+        help="run only this configuration (repeat for several; default: all of them)",
+    )
     demo.add_argument(
         "--observations",
         choices=("model", "published"),
@@ -59,10 +73,18 @@ def main(argv=None) -> int:
 
     if not args.float32:
         jax.config.update("jax_enable_x64", True)
-    _enable_compilation_cache(jax)
+    from .cache import enable_compilation_cache
+
+    enable_compilation_cache()
 
     from .errors import JlsmError
 
+    # Run as a program (argv from the command line), what is loaded by now
+    # lives until exit: keep it out of the garbage collector's full passes,
+    # during the run and at interpreter exit.
+    as_program = argv is None
+    if as_program:
+        gc.freeze()
     try:
         if args.command == "demo":
             return _demo(args)
@@ -90,26 +112,10 @@ def main(argv=None) -> int:
         hint = f"; partial results and state in {where}, continue with --resume" if where else ""
         print(f"jlsm: interrupted{hint}", file=sys.stderr)
         return 130
+    finally:
+        if as_program:
+            gc.freeze()  # the command is done: exit without collecting everything it loaded
     return 0
-
-
-def _enable_compilation_cache(jax) -> None:
-    """Keep compiled programs on disk so repeated runs skip compilation.
-
-    ``$JLSM_CACHE_DIR`` (default ``~/.cache/jlsm/xla``); set it to an empty
-    string to switch the cache off.
-    """
-    import os
-
-    folder = os.environ.get("JLSM_CACHE_DIR", str(Path.home() / ".cache" / "jlsm" / "xla"))
-    if not folder:
-        return
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def _demo(args) -> int:
@@ -132,7 +138,10 @@ def _demo(args) -> int:
         "observations": args.observations,
         "configurations": {},
     }
+    chosen = args.configuration or list(TWIN_CONFIGURATIONS)
     for name, cfg in TWIN_CONFIGURATIONS.items():
+        if name not in chosen:
+            continue
         t1 = time.perf_counter()
         model, forcing, observations, space, initial = twin_case(
             name, noise=args.noise, seed=args.seed, source=args.observations

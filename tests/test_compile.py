@@ -1,9 +1,34 @@
-"""Compiling jlsm's programs: filter-jit semantics without waiting, compiler options."""
+"""Compiling jlsm's programs: the persistent cache switch and the compiler options."""
+
+import subprocess
+import sys
+import textwrap
 
 import jax.numpy as jnp
 import numpy as np
 
 from jlsm import _compile
+
+
+def test_enable_compilation_cache_is_explicit(tmp_path):
+    code = textwrap.dedent(
+        f"""
+        import os, jax
+        import jlsm
+        assert jax.config.jax_compilation_cache_dir is None  # importing jlsm changes nothing
+        folder = jlsm.enable_compilation_cache({str(tmp_path / "xla")!r})
+        assert jax.config.jax_compilation_cache_dir == str(folder) and folder.is_dir()
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.0
+        jax.jit(lambda x: x * 2.0)(jax.numpy.ones(3)).block_until_ready()
+        assert os.listdir(folder), "nothing cached"
+        os.environ["JLSM_CACHE_DIR"] = ""
+        assert jlsm.enable_compilation_cache() is None
+        print("ok")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "ok"
 
 
 def test_jit_traces_arrays_holds_the_rest_static_and_survives_an_unknown_option(monkeypatch):
