@@ -229,13 +229,17 @@ def simulate(
         forcing: the :class:`Forcing` (T times); the output has the same T times,
             index 0 being the initial state.
         initial: initial temperature [K]: a scalar, a profile of shape (N,), or
-            None for a uniform profile at the bottom temperature.
+            None for a uniform profile at the bottom temperature. Boundary
+            nodes held by the model (a fixed bottom, a prescribed top) start at
+            their boundary value.
         depths: depths [m] at which to report temperature (linear interpolation).
         profile: also return the full profile at every time.
-        checkpoint_every: if given, checkpoint the scan in chunks of this many
-            steps (``jax.checkpoint``): reverse-mode memory grows like
-            T / chunk + chunk profiles instead of T. ``int(sqrt(T))`` is a good
-            choice for long records.
+        checkpoint_every: if given, checkpoint the time loop in chunks of this
+            many steps (``jax.checkpoint``), trading one more forward pass for
+            reverse-mode memory. Plain autodiff of a step loop stores one profile
+            per step; the default solver's loop stores a few scalars per step
+            (see :mod:`jlsm.physics.spectral`), so chunking only matters for long
+            records with many starts (``int(sqrt(T))`` is a good chunk).
 
     Returns:
         :class:`Output`.
@@ -259,6 +263,8 @@ def simulate(
     solver = model.solver
     prepared = solver.prepare(op)
     boundary = model.boundary_forcing(forcing, dtype)
+    if model.dirichlet_top:  # the top node holds the prescribed temperature from the start
+        x0 = x0.at[0].set(boundary[0])
     # Nodes to read back each step: the top node, the second node (prescribed
     # top: ground flux), the last two (fixed bottom: bottom flux) and the
     # interpolation pairs (the upper node alone where the weight is zero).
@@ -271,15 +277,15 @@ def simulate(
     full = np.arange(n)
 
     def unpack(x):
-        """(edge values, values at the requested depths) from the nodal values at ``wanted``."""
-        edges = jnp.stack([x[pos[j]] for j in edge_nodes])
+        """(edge values, values at the requested depths) from the nodal values at ``wanted`` (last axis)."""
+        edges = jnp.stack([x[..., pos[j]] for j in edge_nodes], axis=-1)
         cols = []
         for i, w in zip(index, weight):
-            v = x[pos[int(i)]]
+            v = x[..., pos[int(i)]]
             if w != 0.0:
-                v = v * (1.0 - w) + x[pos[int(min(i + 1, n - 1))]] * w
+                v = v * (1.0 - w) + x[..., pos[int(min(i + 1, n - 1))]] * w
             cols.append(v)
-        at = jnp.stack(cols) if cols else jnp.zeros((0,), x.dtype)
+        at = jnp.stack(cols, axis=-1) if cols else jnp.zeros(x.shape[:-1] + (0,), x.dtype)
         return edges, at
 
     sampling = solver.prepare_sampling(op, prepared, wanted)
@@ -291,7 +297,11 @@ def simulate(
         return carry, out + ((solver.nodes(op, prepared, carry, full, b_next),) if profile else ())
 
     carry0 = solver.init(op, prepared, x0)
-    _, samples = _scan(body, carry0, (boundary[:-1], boundary[1:]), forcing.n_times - 1, checkpoint_every)
+    fused = None if profile else solver.run(op, prepared, x0, boundary, wanted, checkpoint_every)
+    if fused is None:
+        _, samples = _scan(body, carry0, (boundary[:-1], boundary[1:]), forcing.n_times - 1, checkpoint_every)
+    else:  # the solver's own time loop
+        samples = unpack(fused)
     x_first = solver.nodes(op, prepared, carry0, wanted, boundary[0])
     first = unpack(x_first) + ((solver.nodes(op, prepared, carry0, full, boundary[0]),) if profile else ())
     samples = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, samples)

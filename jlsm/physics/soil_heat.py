@@ -29,8 +29,6 @@ prescribed). Solvers:
 from __future__ import annotations
 
 import abc
-import functools
-import typing
 
 import equinox as eqx
 import equinox.internal as eqxi
@@ -39,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import GridError
+from .spectral import GridModes, LoopKey, grid_modes, spectral_loop, surface_root
 
 
 class SoilThermal(eqx.Module):
@@ -256,6 +255,23 @@ class AbstractSoilHeatSolver(eqx.Module):
         carry = self.step(op, prepared, carry, b_now, b_next)
         return carry, self.nodes(op, prepared, carry, index, top_value)
 
+    def run(self, op: ColumnOperator, prepared, x, boundary, index: np.ndarray, checkpoint_every=None):
+        """The whole time loop at once, or None to let the caller scan :meth:`step_sample`.
+
+        Args:
+            op, prepared: from :meth:`prepare`.
+            x: initial nodal anomaly profile [K] (N,).
+            boundary: the boundary forcing b at every time (T,).
+            index: nodes to read after every step (static).
+            checkpoint_every: if given, run in chunks of this many steps and
+                recompute each chunk in reverse mode (``jax.checkpoint``).
+
+        Returns:
+            Nodal anomalies at ``index`` after each step [K], (T-1, len(index)),
+            or None (the default) when the solver has no fused loop.
+        """
+        return None
+
 
 class _NodalSolver(AbstractSoilHeatSolver):
     """Solvers that carry nodal temperatures and solve ``M x = rhs - theta e_0 E(x_0)``."""
@@ -275,10 +291,9 @@ class TridiagonalSolver(_NodalSolver):
     Without the T^4 term M is constant, so w = M^-1 e_0 is computed once; each
     step solves u = M^-1 rhs and then the scalar equation
     s + theta eps sigma w_0 (t_ref + s)^4 = u_0 for the surface anomaly s by
-    Newton's method, and x = u - theta E(s) w. The final Newton update is
-    applied to the converged value with its dependence on u and w kept, so
-    derivatives are those of the exact solution (implicit function theorem),
-    not of the iteration.
+    Newton's method, and x = u - theta E(s) w. Derivatives are those of the
+    exact solution (implicit function theorem,
+    :func:`~jlsm.physics.spectral.surface_root`), not of the iteration.
 
     Attributes:
         theta: 1 (backward Euler, default) or 0.5 (Crank-Nicolson).
@@ -300,7 +315,7 @@ class TridiagonalSolver(_NodalSolver):
         if op.top_fixed:
             return u
         c = self.theta * op.emissivity_sigma * w[0]
-        s = _surface_newton(u[0], c, op.t_ref, x_old[0], self.newton_iterations)
+        s = surface_root(u[0], c, op.t_ref, x_old[0], self.newton_iterations + 1)
         return u - self.theta * op.emission(s) * w
 
 
@@ -455,7 +470,7 @@ class ModalSolver(AbstractSoilHeatSolver):
         c = th * op.emissivity_sigma * (v_first @ w)
         u0 = v_first @ z
         x0_old = v_first @ y
-        s = _surface_newton(u0, c, op.t_ref, x0_old, self.newton_iterations)
+        s = surface_root(u0, c, op.t_ref, x0_old, self.newton_iterations + 1)
         return z - th * op.emission(s) * w
 
     def nodes(self, op, prepared, carry, index, top_value):
@@ -471,58 +486,8 @@ class ModalSolver(AbstractSoilHeatSolver):
         return values
 
 
-class _GridModes(typing.NamedTuple):
-    """Eigenbasis of the unit-conductivity conduction operator of a grid (numpy, static).
-
-    On the solved nodes (indices first..last), with V_i the slab thickness and
-    K_1 the conduction operator for lambda = 1 (conductance to a Dirichlet
-    neighbour on the diagonal, no surface exchange),
-    A = V^-1/2 K_1 V^-1/2 = Q diag(mu) Q^T.
-    """
-
-    mu: np.ndarray  # (Na,) eigenvalues [m-2]
-    basis: np.ndarray  # (Na, Na): x = basis @ y, basis = V^-1/2 Q
-    to_modes: np.ndarray  # (Na, Na): y = to_modes @ x, to_modes = Q^T V^1/2
-    first: int
-    last: int
-    top_conductance: float  # 1 / (z_1 - z_0) [m-1]
-    bottom_profile: np.ndarray | None  # (Na,) steady profile for a unit bottom anomaly, zero top anomaly/flux
-
-
-@functools.lru_cache(maxsize=64)
-def _grid_modes(depths: tuple, top_fixed: bool, bottom_fixed: bool) -> _GridModes:
-    z = np.asarray(depths, dtype=np.float64)
-    n = z.size
-    spacing = np.diff(z)
-    half = 0.5 * spacing
-    thickness = np.concatenate([half[:1], half[:-1] + half[1:], half[-1:]])
-    k = 1.0 / spacing
-    first, last = int(top_fixed), n - 1 - int(bottom_fixed)
-    diag = (np.concatenate([[0.0], k]) + np.concatenate([k, [0.0]]))[first : last + 1]
-    off = -k[first:last]
-    unit = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)  # K_1 on the solved nodes
-    scale = 1.0 / np.sqrt(thickness[first : last + 1])
-    mu, q = np.linalg.eigh(unit * scale[:, None] * scale[None, :])
-    mu = np.maximum(mu, 0.0)  # positive semi-definite; clip round-off below zero
-    bottom_profile = None
-    if bottom_fixed:
-        # K_1 x = e_last k_bottom: uniform 1 under an energy-balance top, linear under a fixed top
-        rhs = np.zeros(last - first + 1)
-        rhs[-1] = k[-1]
-        bottom_profile = np.linalg.solve(unit, rhs)
-    return _GridModes(
-        mu=mu,
-        basis=q * scale[:, None],
-        to_modes=q.T / scale[None, :],
-        first=first,
-        last=last,
-        top_conductance=float(k[0]),
-        bottom_profile=bottom_profile,
-    )
-
-
-def _modes_for(op: "ColumnOperator") -> _GridModes:
-    return _grid_modes(op.grid_depths, op.top_fixed, op.bottom_fixed)
+def _modes_for(op: "ColumnOperator") -> GridModes:
+    return grid_modes(op.grid_depths, op.top_fixed, op.bottom_fixed)
 
 
 class _SharedModes:
@@ -626,7 +591,7 @@ class _SharedModes:
             u0 = product[0] + beta * p["surface_table"][0] + (top_bottom[0] if m.bottom_profile is not None else 0.0)
             c = p["surface_gain"]
             a = 1.0 + c * h
-            s = _surface_root(u0 / a, c * op.emissivity_sigma / a, op.t_ref, s_old, iterations + 1)
+            s = surface_root(u0 / a, c * op.emissivity_sigma / a, op.t_ref, s_old, iterations + 1)
             net = beta - theta * (h * s + op.emission(s))  # theta-weighted net surface flux into the column
             carry = (z + net * p["surface"], s)
             basis_values = product[1:] + net * p["surface_table"][1:] + bottom
@@ -644,6 +609,67 @@ class _SharedModes:
                 values.append(basis_values[column[j]])
         values = jnp.stack(values) if values else jnp.zeros((0,), dtype)
         return carry, values
+
+    @staticmethod
+    def run(op, x, boundary, index, theta, iterations, checkpoint_every=None):
+        """Nodal anomalies at ``index`` after every step (T-1, len(index)) by :func:`spectral_loop`."""
+        m = _modes_for(op)
+        index = np.asarray(index, dtype=int)
+        rows = _SharedModes._rows(op, index)
+        dtype = jnp.result_type(x, boundary)
+        lam = jnp.asarray(op.conductivity, dtype)
+        rate = jnp.asarray(op.capacity_rate, dtype)
+        local = np.arange(m.last - m.first + 1)
+        bottom_all = _SharedModes._bottom_part(op, m, local, dtype)
+        y0 = jnp.asarray(m.to_modes, dtype) @ (x[m.first : m.last + 1] - bottom_all)
+        if m.bottom_profile is not None:
+            xb0, xb_rows = bottom_all[0], bottom_all[rows - m.first]
+        else:
+            xb0, xb_rows = jnp.zeros((), dtype), jnp.zeros((rows.size,), dtype)
+        key = LoopKey(
+            depths=op.grid_depths,
+            top_fixed=op.top_fixed,
+            bottom_fixed=op.bottom_fixed,
+            rows=tuple(int(r) for r in rows - m.first),
+            theta=float(theta),
+            t_ref=float(op.t_ref),
+            iterations=int(iterations),
+        )
+        s0 = jnp.zeros((), dtype) if op.top_fixed else x[0]
+        boundary = jnp.asarray(boundary, dtype)
+        h, es = jnp.asarray(op.surface_conductance, dtype), jnp.asarray(op.emissivity_sigma, dtype)
+
+        def segment(state, b):
+            s, values, yh_end, s_end = spectral_loop(key, lam / rate, rate, h, es, xb0, xb_rows, b, *state)
+            return (yh_end, s_end), (s, values)
+
+        steps = boundary.shape[0] - 1
+        state = (rate * y0, s0)
+        if not checkpoint_every or checkpoint_every >= steps:
+            _, (s, values) = segment(state, boundary)
+        else:  # chunks of ``chunk`` steps, recomputed in reverse mode; then the remaining steps
+            chunk = int(checkpoint_every)
+            n_chunks = steps // chunk
+            starts = np.arange(n_chunks) * chunk
+            windows = boundary[starts[:, None] + np.arange(chunk + 1)[None, :]]  # (n_chunks, chunk + 1)
+            state, (s, values) = jax.lax.scan(jax.checkpoint(segment), state, windows)
+            s, values = s.reshape(-1), values.reshape((-1,) + values.shape[2:])
+            if n_chunks * chunk < steps:
+                _, (s_tail, values_tail) = segment(state, boundary[n_chunks * chunk :])
+                s, values = jnp.concatenate([s, s_tail]), jnp.concatenate([values, values_tail])
+        column = {int(j): c for c, j in enumerate(rows)}
+        out = []
+        for j in index:
+            j = int(j)
+            if j < m.first:
+                out.append(jnp.asarray(boundary[1:], dtype))
+            elif j > m.last:
+                out.append(jnp.broadcast_to(jnp.asarray(op.bottom_value, dtype), (steps,)))
+            elif j == 0 and not op.top_fixed:
+                out.append(s)
+            else:
+                out.append(values[:, column[j]])
+        return jnp.stack(out, axis=-1) if out else jnp.zeros((steps, 0), dtype)
 
     @staticmethod
     def step(op, prepared, carry, b_now, b_next, theta, iterations):
@@ -724,46 +750,12 @@ class SpectralSolver(AbstractSoilHeatSolver):
             )
         return super().step_sample(op, prepared, carry, b_now, b_next, index, top_value)
 
-
-def _surface_newton(u0, c, t_ref, guess, iterations):
-    """Solve s + c (t_ref + s)^4 = u0 for s by Newton's method.
-
-    The iterations run on constants; one final update keeps the dependence on
-    u0 and c, so derivatives are exact (implicit function theorem).
-    """
-
-    def update(s, u0, c):
-        return s - (s + c * (t_ref + s) ** 4 - u0) / (1.0 + 4.0 * c * (t_ref + s) ** 3)
-
-    u0_c, c_c = jax.lax.stop_gradient(u0), jax.lax.stop_gradient(c)
-    s = jax.lax.stop_gradient(guess)
-    for _ in range(iterations):
-        s = update(s, u0_c, c_c)
-    return update(s, u0, c)
-
-
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 4))
-def _surface_root(u0, c, t_ref, guess, iterations):
-    """s with s + c (t_ref + s)^4 = u0, by ``iterations`` Newton steps from ``guess``.
-
-    Derivatives by the implicit function theorem, ds = (du0 - dc (t_ref + s)^4) /
-    (1 + 4 c (t_ref + s)^3), independent of the guess: two residuals per call.
-    """
-    u0_c, c_c = jax.lax.stop_gradient(u0), jax.lax.stop_gradient(c)
-    s = jax.lax.stop_gradient(guess)
-    for _ in range(iterations):
-        t3 = (t_ref + s) ** 3
-        s = s - (s + c_c * t3 * (t_ref + s) - u0_c) / (1.0 + 4.0 * c_c * t3)
-    return s
-
-
-@_surface_root.defjvp
-def _surface_root_jvp(t_ref, iterations, primals, tangents):
-    u0, c, guess = primals
-    du0, dc, _ = tangents
-    s = _surface_root(u0, c, t_ref, guess, iterations)
-    t3 = (t_ref + s) ** 3
-    return s, (du0 - dc * (t3 * (t_ref + s))) / (1.0 + 4.0 * c * t3)
+    def run(self, op, prepared, x, boundary, index, checkpoint_every=None):
+        """The time loop in the grid's eigenbasis with a derivative rule that stores no profiles
+        (:func:`~jlsm.physics.spectral.spectral_loop`); None for per-node properties."""
+        if not op.homogeneous:
+            return None
+        return _SharedModes.run(op, x, boundary, index, self.theta, self.newton_iterations, checkpoint_every)
 
 
 def _tridiagonal_solve(bands: Bands, b):

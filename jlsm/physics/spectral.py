@@ -1,0 +1,341 @@
+"""The grid's shared eigenbasis and the spectral time loop, with its own derivative rule.
+
+For homogeneous soil (scalar conductivity lambda and heat capacity C) the
+theta-method step in the grid's eigenbasis is elementwise. With the scaled
+modal coordinates yh = (C/dt) y [W m-2 m^1/2], kappa = lambda dt / C [m2]
+and mu the grid's eigenvalues [m-2], one step is
+
+    z = g * yh,   g = (1 - (1 - theta) kappa mu) / (1 + theta kappa mu)
+    p = z @ R                   (R: the basis rows read each step)
+    (f, s, values) = surface update of the scalars p        (Newton on Ts^4)
+    yh' = z + f * q,             q = v_first / (1 + theta kappa mu)
+
+where f [W m-2] is the theta-weighted net flux into the column (or, with a
+prescribed top, the flux from the top node). Only g and q carry kappa, and
+the profile enters the surface update through the few scalars p.
+
+Reverse-mode differentiation of the plain loop stores the profile (N values)
+at every step. :func:`spectral_loop` instead carries a derivative rule
+(``jax.custom_jvp``) that splits the tangent in two:
+
+* along kappa, a forward sensitivity computed with the primal run (one
+  extra profile in the carry, nothing stored);
+* along everything else (C/dt, h_eff, eps sigma, the boundary forcing, the
+  bottom temperature, the initial state), a linear scan with constant
+  vectors g, q, R and per-step scalar coefficients.
+
+Forward mode (``jax.jvp``, ``jax.jacfwd``) uses the rule directly; reverse
+mode transposes the linear scan, so a gradient stores O(T) scalars instead
+of O(N T) profile values and costs a few O(N) vector operations per step.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_UNROLL = 2  # time steps per loop iteration (fewer loop-control kernels; longer compilation)
+
+
+class GridModes(typing.NamedTuple):
+    """Eigenbasis of the unit-conductivity conduction operator of a grid (numpy, static).
+
+    On the solved nodes (indices first..last), with V_i the slab thickness and
+    K_1 the conduction operator for lambda = 1 (conductance to a Dirichlet
+    neighbour on the diagonal, no surface exchange),
+    A = V^-1/2 K_1 V^-1/2 = Q diag(mu) Q^T.
+    """
+
+    mu: np.ndarray  # (Na,) eigenvalues [m-2]
+    basis: np.ndarray  # (Na, Na): x = basis @ y, basis = V^-1/2 Q
+    to_modes: np.ndarray  # (Na, Na): y = to_modes @ x, to_modes = Q^T V^1/2
+    first: int
+    last: int
+    top_conductance: float  # 1 / (z_1 - z_0) [m-1]
+    bottom_profile: np.ndarray | None  # (Na,) steady profile for a unit bottom anomaly, zero top anomaly/flux
+
+
+@functools.lru_cache(maxsize=64)
+def grid_modes(depths: tuple, top_fixed: bool, bottom_fixed: bool) -> GridModes:
+    """The :class:`GridModes` of the node depths ``depths`` [m] and boundary types (cached)."""
+    z = np.asarray(depths, dtype=np.float64)
+    n = z.size
+    spacing = np.diff(z)
+    half = 0.5 * spacing
+    thickness = np.concatenate([half[:1], half[:-1] + half[1:], half[-1:]])
+    k = 1.0 / spacing
+    first, last = int(top_fixed), n - 1 - int(bottom_fixed)
+    diag = (np.concatenate([[0.0], k]) + np.concatenate([k, [0.0]]))[first : last + 1]
+    off = -k[first:last]
+    unit = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)  # K_1 on the solved nodes
+    scale = 1.0 / np.sqrt(thickness[first : last + 1])
+    mu, q = np.linalg.eigh(unit * scale[:, None] * scale[None, :])
+    mu = np.maximum(mu, 0.0)  # positive semi-definite; clip round-off below zero
+    bottom_profile = None
+    if bottom_fixed:
+        # K_1 x = e_last k_bottom: uniform 1 under an energy-balance top, linear under a fixed top
+        rhs = np.zeros(last - first + 1)
+        rhs[-1] = k[-1]
+        bottom_profile = np.linalg.solve(unit, rhs)
+    return GridModes(
+        mu=mu,
+        basis=q * scale[:, None],
+        to_modes=q.T / scale[None, :],
+        first=first,
+        last=last,
+        top_conductance=float(k[0]),
+        bottom_profile=bottom_profile,
+    )
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 4))
+def surface_root(u0, c, t_ref, guess, iterations):
+    """s with s + c (t_ref + s)^4 = u0, by ``iterations`` Newton steps from ``guess``.
+
+    Derivatives by the implicit function theorem, ds = (du0 - dc (t_ref + s)^4) /
+    (1 + 4 c (t_ref + s)^3), independent of the guess (with ``iterations=0`` and a
+    converged ``guess`` this gives the derivative at a known root).
+    """
+    u0_c, c_c = jax.lax.stop_gradient(u0), jax.lax.stop_gradient(c)
+    s = jax.lax.stop_gradient(guess)
+    for _ in range(iterations):
+        t3 = (t_ref + s) ** 3
+        s = s - (s + c_c * t3 * (t_ref + s) - u0_c) / (1.0 + 4.0 * c_c * t3)
+    return s
+
+
+@surface_root.defjvp
+def _surface_root_jvp(t_ref, iterations, primals, tangents):
+    u0, c, guess = primals
+    du0, dc, _ = tangents
+    root = surface_root(u0, c, t_ref, guess, iterations)
+    # one more Newton update, zero at the root: it gives the returned value its
+    # dependence on (u0, c), so derivatives of this rule (second order) are exact too
+    s = root - (root + c * (t_ref + root) ** 4 - u0) / (1.0 + 4.0 * c * (t_ref + root) ** 3)
+    t3 = (t_ref + s) ** 3
+    return s, (du0 - dc * (t3 * (t_ref + s))) / (1.0 + 4.0 * c * t3)
+
+
+class LoopKey(typing.NamedTuple):
+    """Static description of a spectral time loop (hashable).
+
+    Attributes:
+        depths: node depths [m].
+        top_fixed, bottom_fixed: Dirichlet top / bottom.
+        rows: solved-node positions (0 = the first solved node) read every step,
+            besides the surface.
+        theta: theta-method implicitness.
+        t_ref: reference temperature of the anomalies [K].
+        iterations: Newton iterations for the surface temperature.
+    """
+
+    depths: tuple
+    top_fixed: bool
+    bottom_fixed: bool
+    rows: tuple
+    theta: float
+    t_ref: float
+    iterations: int
+
+
+def spectral_loop(key: LoopKey, kappa, rate, h, es, xb0, xb_rows, b, yh0, s0):
+    """Run the spectral time loop over the T times of ``b``.
+
+    Args:
+        key: the static :class:`LoopKey`.
+        kappa: lambda dt / C [m2].
+        rate: C / dt [W m-3 K-1].
+        h: surface conductance h_eff [W m-2 K-1] (0 with a prescribed top).
+        es: emissivity times sigma [W m-2 K-4] (0 with a prescribed top).
+        xb0, xb_rows: anomaly of the bottom's steady profile [K] at the surface
+            and at ``key.rows``.
+        b: boundary forcing (T,): absorbed radiation + h_eff (Ta - t_ref) [W m-2],
+            or the prescribed top anomaly [K].
+        yh0: initial scaled modal coordinates (C/dt) y (Na,).
+        s0: initial surface anomaly [K] (energy-balance top; ignored otherwise).
+
+    Returns (s, values, yh_end, s_end): ``s`` is the surface anomaly after
+    each step (``s0`` repeated with a prescribed top), ``values`` the anomalies
+    at ``key.rows``, and (yh_end, s_end) the final state, from which a
+    following call continues.
+    """
+    rest = (rate, h, es, xb0, xb_rows)
+    return _loop(key)(kappa, rest, b, yh0, s0)
+
+
+@functools.lru_cache(maxsize=64)
+def _loop(key: LoopKey):
+    m = grid_modes(key.depths, key.top_fixed, key.bottom_fixed)
+    theta, t_ref, iterations = key.theta, key.t_ref, key.iterations
+    coupled = not key.top_fixed
+    columns = ([0] if coupled else []) + list(key.rows)  # the surface row first when coupled
+    n_rows = len(key.rows)
+    table_np = np.asarray(m.basis[columns].T)  # (Na, ncols)
+    first_row_np = np.asarray(m.basis[0])
+    mu_np = np.asarray(m.mu)
+    top_conductance = m.top_conductance
+
+    def coefficients(kappa):
+        """(g, g * d, d * v_first @ R) with d = 1 / (1 + theta kappa mu): the loop's kappa-dependent vectors."""
+        mu = jnp.asarray(mu_np, jnp.result_type(kappa))
+        damp = 1.0 / (1.0 + theta * kappa * mu)
+        gain = (1.0 - (1.0 - theta) * kappa * mu) * damp
+        st = (jnp.asarray(first_row_np, damp.dtype) * damp) @ jnp.asarray(table_np, damp.dtype)
+        return gain, gain * damp, st
+
+    def to_state(kappa, yh):
+        """w = yh / d: the carried state is w with yh = d * w, so the injection vector is constant."""
+        mu = jnp.asarray(mu_np, jnp.result_type(kappa, yh))
+        return yh * (1.0 + theta * kappa * mu)
+
+    def from_state(kappa, w):
+        """yh = d * w."""
+        mu = jnp.asarray(mu_np, jnp.result_type(kappa, w))
+        return w / (1.0 + theta * kappa * mu)
+
+    def inject(f, first_row):
+        """f * v_first as a product with a constant row (its transpose is a matrix-vector product)."""
+        return jnp.dot(f[None], first_row[None, :])
+
+    def scalars(kappa, rest):
+        """Per-start scalar constants of the surface update."""
+        rate, h, es, xb0, xb_rows = rest
+        st = coefficients(kappa)[2]
+        k = dict(rate=rate, xb_rows=xb_rows, st=st)
+        if coupled:
+            c = theta * st[0] / rate
+            k.update(h=h, es=es, xb0=xb0, c=c, a=1.0 + c * h, ce=c * es)
+        else:
+            k.update(lam_top=kappa * rate * top_conductance)
+        return k
+
+    def surface(p, s_old, b_now, b_next, k):
+        """The scalar part of a step from the read-out products p.
+
+        Returns (f, s, values, coefficients): the net flux f into the column,
+        the surface anomaly, the anomalies at the rows, and the per-step
+        scalars that the linear tangent step needs.
+        """
+        rate, st = k["rate"], k["st"]
+        if coupled:
+            h, es = k["h"], k["es"]
+            beta = theta * b_next
+            if theta != 1.0:
+                beta = beta + (1.0 - theta) * (b_now - h * s_old - es * (t_ref + s_old) ** 4)
+            u0m = (p[0] + beta * st[0]) / rate
+            a = k["a"]
+            s = surface_root((u0m + k["xb0"]) / a, k["ce"] / a, t_ref, s_old, iterations + 1)
+            t3 = (t_ref + s) ** 3
+            t4 = t3 * (t_ref + s)
+            f = beta - theta * (h * s + es * t4)
+            vm = (p[1:] + f * st[1:]) / rate
+            w = 1.0 / (a + 4.0 * k["ce"] * t3)
+            coef = jnp.concatenate([jnp.stack([s, t4, w, h + 4.0 * es * t3, u0m]), vm])
+        else:
+            f = (theta * b_next + (1.0 - theta) * b_now) * k["lam_top"]
+            s = s_old
+            vm = (p + f * st) / rate
+            coef = vm
+        return f, s, vm + k["xb_rows"], coef
+
+    def run(kappa, rest, b, yh0, s0):
+        gain, gd, _ = coefficients(kappa)
+        table = jnp.asarray(table_np, gain.dtype)
+        first_row = jnp.asarray(first_row_np, gain.dtype)
+        k = scalars(kappa, rest)
+
+        def body(carry, pair):
+            w, s_old = carry
+            f, s, values, _ = surface((gd * w) @ table, s_old, pair[0], pair[1], k)
+            return (gain * w + inject(f, first_row), s), jnp.concatenate([s[None], values])
+
+        (w, s), out = jax.lax.scan(body, (to_state(kappa, yh0), s0), (b[:-1], b[1:]), unroll=_UNROLL)
+        return out[:, 0], out[:, 1:], from_state(kappa, w), s
+
+    def run_with_sensitivity(kappa, rest, b, yh0, s0):
+        """The primal run, its derivative along kappa, and the per-step coefficients."""
+        one = jnp.ones_like(kappa)
+        (gain, gd, _), (gain_k, gd_k, _) = jax.jvp(coefficients, (kappa,), (one,))
+        w0, w0_k = jax.jvp(lambda kap: to_state(kap, yh0), (kappa,), (one,))
+        table = jnp.asarray(table_np, gain.dtype)
+        first_row = jnp.asarray(first_row_np, gain.dtype)
+        k, k_kappa = jax.jvp(lambda kap: scalars(kap, rest), (kappa,), (one,))
+        second = jnp.asarray([0.0, 1.0], gain.dtype)[:, None]  # selects the derivative row
+
+        def body(carry, pair):
+            ww, s_old, s_old_k = carry  # ww = [w, dw/dkappa], (2, Na)
+            both = (gd * ww + second * (gd_k * ww[0])) @ table  # value and kappa-derivative in one product
+            (f, s, values, coef), (f_k, s_k, values_k, _) = jax.jvp(
+                lambda p_, so, k_: surface(p_, so, pair[0], pair[1], k_), (both[0], s_old, k), (both[1], s_old_k, k_kappa)
+            )
+            ww = gain * ww + second * (gain_k * ww[0]) + jnp.stack([f, f_k])[:, None] * first_row
+            return (ww, s, s_k), jnp.concatenate([s[None], values, s_k[None], values_k, coef])
+
+        carry = (jnp.stack([w0, w0_k]), s0, jnp.zeros_like(s0))
+        (ww, s_end, s_end_k), out = jax.lax.scan(body, carry, (b[:-1], b[1:]), unroll=_UNROLL)
+        yh_end, yh_end_k = jax.jvp(from_state, (kappa, ww[0]), (one, ww[1]))
+        n = 1 + n_rows
+        primal = (out[:, 0], out[:, 1:n], yh_end, s_end)
+        along_kappa = (out[:, n], out[:, n + 1 : 2 * n], yh_end_k, s_end_k)
+        return primal, along_kappa, out[:, 2 * n :]
+
+    def tangent(kappa, rest, drest, b, db, dyh0, ds0, s0, coef):
+        """Linear response of (s, values) to the tangents of everything but kappa.
+
+        Every product in the loop is (a stored coefficient or a constant) times
+        a tangent, so reverse mode transposes it without storing anything new.
+        """
+        gain, gd, _ = coefficients(kappa)
+        table = jnp.asarray(table_np, gain.dtype)
+        first_row = jnp.asarray(first_row_np, gain.dtype)
+        k, dk = jax.jvp(lambda r: scalars(kappa, r), (rest,), (drest,))
+        rate, st = k["rate"], k["st"]
+        drate_rel = dk["rate"] / rate  # d(rate) / rate
+        if coupled:
+            s, t4, w, q, u0m, vm = coef[:, 0], coef[:, 1], coef[:, 2], coef[:, 3], coef[:, 4], coef[:, 5:]
+            s_prev = jnp.concatenate([jnp.reshape(s0, (1,)), s[:-1]])
+            t4_prev = (t_ref + s_prev) ** 4
+            q_prev = k["h"] + 4.0 * k["es"] * (t_ref + s_prev) ** 3
+            xs = (s, t4, w, q, u0m, vm, s_prev, t4_prev, q_prev, db[:-1], db[1:])
+        else:
+            xs = (coef, theta * b[1:] + (1.0 - theta) * b[:-1], db[:-1], db[1:])
+
+        def body(carry, x):
+            dw, ds_old = carry
+            dp = (gd * dw) @ table
+            if coupled:
+                s_n, t4_n, w_n, q_n, u0m_n, vm_n, s_p, t4_p, q_p, db_now, db_next = x
+                dbeta = theta * db_next
+                if theta != 1.0:
+                    dbeta = dbeta + (1.0 - theta) * (db_now - s_p * dk["h"] - t4_p * dk["es"] - q_p * ds_old)
+                du0 = (dp[0] + st[0] * dbeta) / rate - u0m_n * drate_rel + dk["xb0"]
+                ds = w_n * (du0 - s_n * dk["a"] - t4_n * dk["ce"])
+                df = dbeta - theta * (s_n * dk["h"] + t4_n * dk["es"] + q_n * ds)
+                dvm = (dp[1:] + st[1:] * df) / rate - vm_n * drate_rel
+            else:
+                vm_n, phi, db_now, db_next = x
+                df = (theta * db_next + (1.0 - theta) * db_now) * k["lam_top"] + phi * dk["lam_top"]
+                ds = ds_old
+                dvm = (dp + st * df) / rate - vm_n * drate_rel
+            return (gain * dw + inject(df, first_row), ds), jnp.concatenate([ds[None], dvm + dk["xb_rows"]])
+
+        (dw, ds_end), out = jax.lax.scan(body, (to_state(kappa, dyh0), ds0), xs, unroll=_UNROLL)
+        return out[:, 0], out[:, 1:], from_state(kappa, dw), ds_end
+
+    @jax.custom_jvp
+    def loop(kappa, rest, b, yh0, s0):
+        return run(kappa, rest, b, yh0, s0)
+
+    @loop.defjvp
+    def loop_jvp(primals, tangents):
+        kappa, rest, b, yh0, s0 = primals
+        dkappa, drest, db, dyh0, ds0 = tangents
+        primal, along_kappa, coef = run_with_sensitivity(kappa, rest, b, yh0, s0)
+        along_rest = tangent(kappa, rest, drest, b, db, dyh0, ds0, s0, coef)
+        return primal, tuple(k * dkappa + r for k, r in zip(along_kappa, along_rest))
+
+    return loop
