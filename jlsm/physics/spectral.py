@@ -38,7 +38,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-_UNROLL = 2  # time steps per loop iteration (fewer loop-control kernels; longer compilation)
 
 
 class GridModes(typing.NamedTuple):
@@ -253,7 +252,7 @@ def _loop(key: LoopKey):
             f, s, values, _ = surface((gd * w) @ table, s_old, pair[0], pair[1], k)
             return (gain * w + inject(f, first_row), s), jnp.concatenate([s[None], values])
 
-        (w, s), out = jax.lax.scan(body, (to_state(kappa, yh0), s0), (b[:-1], b[1:]), unroll=_UNROLL)
+        (w, s), out = jax.lax.scan(body, (to_state(kappa, yh0), s0), (b[:-1], b[1:]))
         return out[:, 0], out[:, 1:], from_state(kappa, w), s
 
     def run_with_sensitivity(kappa, rest, b, yh0, s0):
@@ -276,7 +275,7 @@ def _loop(key: LoopKey):
             return (ww, s, s_k), jnp.concatenate([s[None], values, s_k[None], values_k, coef])
 
         carry = (jnp.stack([w0, w0_k]), s0, jnp.zeros_like(s0))
-        (ww, s_end, s_end_k), out = jax.lax.scan(body, carry, (b[:-1], b[1:]), unroll=_UNROLL)
+        (ww, s_end, s_end_k), out = jax.lax.scan(body, carry, (b[:-1], b[1:]))
         yh_end, yh_end_k = jax.jvp(from_state, (kappa, ww[0]), (one, ww[1]))
         n = 1 + n_rows
         primal = (out[:, 0], out[:, 1:n], yh_end, s_end)
@@ -323,7 +322,7 @@ def _loop(key: LoopKey):
                 dvm = (dp + st * df) / rate - vm_n * drate_rel
             return (gain * dw + inject(df, first_row), ds), jnp.concatenate([ds[None], dvm + dk["xb_rows"]])
 
-        (dw, ds_end), out = jax.lax.scan(body, (to_state(kappa, dyh0), ds0), xs, unroll=_UNROLL)
+        (dw, ds_end), out = jax.lax.scan(body, (to_state(kappa, dyh0), ds0), xs)
         return out[:, 0], out[:, 1:], from_state(kappa, dw), ds_end
 
     @jax.custom_jvp
