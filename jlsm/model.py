@@ -276,16 +276,16 @@ def simulate(
     weight = np.asarray(weight, dtype=float)
     full = np.arange(n)
 
-    def unpack(x):
-        """(edge values, values at the requested depths) from the nodal values at ``wanted`` (last axis)."""
-        edges = jnp.stack([x[..., pos[j]] for j in edge_nodes], axis=-1)
+    def unpack(node):
+        """(edge values, values at the requested depths) from ``node(j)``, the values of node j."""
+        edges = tuple(node(j) for j in edge_nodes)
         cols = []
         for i, w in zip(index, weight):
-            v = x[..., pos[int(i)]]
+            v = node(int(i))
             if w != 0.0:
-                v = v * (1.0 - w) + x[..., pos[int(min(i + 1, n - 1))]] * w
+                v = v * (1.0 - w) + node(int(min(i + 1, n - 1))) * w
             cols.append(v)
-        at = jnp.stack(cols, axis=-1) if cols else jnp.zeros(x.shape[:-1] + (0,), x.dtype)
+        at = jnp.stack(cols, axis=-1) if cols else jnp.zeros(jnp.shape(edges[0]) + (0,), dtype)
         return edges, at
 
     sampling = solver.prepare_sampling(op, prepared, wanted)
@@ -293,19 +293,19 @@ def simulate(
     def body(carry, pair):
         b_now, b_next = pair
         carry, x = solver.step_sample(op, sampling, carry, b_now, b_next, wanted, b_next)
-        out = unpack(x)
+        out = unpack(lambda j: x[pos[j]])
         return carry, out + ((solver.nodes(op, prepared, carry, full, b_next),) if profile else ())
 
     carry0 = solver.init(op, prepared, x0)
     fused = None if profile else solver.run(op, prepared, x0, boundary, wanted, checkpoint_every)
     if fused is None:
         _, samples = _scan(body, carry0, (boundary[:-1], boundary[1:]), forcing.n_times - 1, checkpoint_every)
-    else:  # the solver's own time loop
-        samples = unpack(fused)
+    else:  # the solver's own time loop: one series per node
+        samples = unpack(fused.__getitem__)
     x_first = solver.nodes(op, prepared, carry0, wanted, boundary[0])
-    first = unpack(x_first) + ((solver.nodes(op, prepared, carry0, full, boundary[0]),) if profile else ())
+    first = unpack(lambda j: x_first[pos[j]]) + ((solver.nodes(op, prepared, carry0, full, boundary[0]),) if profile else ())
     samples = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, samples)
-    edge_values = {j: samples[0][:, i] for i, j in enumerate(edge_nodes)}
+    edge_values = dict(zip(edge_nodes, samples[0]))
     x_top = edge_values[0]
     x_second = edge_values.get(1)
     x_penult, x_bottom = edge_values.get(n - 2), edge_values.get(n - 1)

@@ -267,8 +267,9 @@ class AbstractSoilHeatSolver(eqx.Module):
                 recompute each chunk in reverse mode (``jax.checkpoint``).
 
         Returns:
-            Nodal anomalies at ``index`` after each step [K], (T-1, len(index)),
-            or None (the default) when the solver has no fused loop.
+            A dict from each node of ``index`` to its anomaly after each step
+            [K], shape (T-1,), or None (the default) when the solver has no
+            time loop of its own.
         """
         return None
 
@@ -612,7 +613,7 @@ class _SharedModes:
 
     @staticmethod
     def run(op, x, boundary, index, theta, iterations, checkpoint_every=None):
-        """Nodal anomalies at ``index`` after every step (T-1, len(index)) by :func:`spectral_loop`."""
+        """{node: anomaly after every step (T-1,)} for the nodes ``index``, by :func:`spectral_loop`."""
         m = _modes_for(op)
         index = np.asarray(index, dtype=int)
         rows = _SharedModes._rows(op, index)
@@ -650,26 +651,28 @@ class _SharedModes:
         else:  # chunks of ``chunk`` steps, recomputed in reverse mode; then the remaining steps
             chunk = int(checkpoint_every)
             n_chunks = steps // chunk
-            starts = np.arange(n_chunks) * chunk
-            windows = boundary[starts[:, None] + np.arange(chunk + 1)[None, :]]  # (n_chunks, chunk + 1)
-            state, (s, values) = jax.lax.scan(jax.checkpoint(segment), state, windows)
+
+            def window(state, start):  # the chunk's chunk + 1 boundary values, sliced inside the loop
+                return segment(state, jax.lax.dynamic_slice_in_dim(boundary, start, chunk + 1))
+
+            starts = jnp.arange(n_chunks) * chunk
+            state, (s, values) = jax.lax.scan(jax.checkpoint(window), state, starts)
             s, values = s.reshape(-1), values.reshape((-1,) + values.shape[2:])
             if n_chunks * chunk < steps:
                 _, (s_tail, values_tail) = segment(state, boundary[n_chunks * chunk :])
                 s, values = jnp.concatenate([s, s_tail]), jnp.concatenate([values, values_tail])
         column = {int(j): c for c, j in enumerate(rows)}
-        out = []
-        for j in index:
-            j = int(j)
+        out = {}
+        for j in (int(j) for j in index):
             if j < m.first:
-                out.append(jnp.asarray(boundary[1:], dtype))
+                out[j] = boundary[1:]
             elif j > m.last:
-                out.append(jnp.broadcast_to(jnp.asarray(op.bottom_value, dtype), (steps,)))
+                out[j] = jnp.broadcast_to(jnp.asarray(op.bottom_value, dtype), (steps,))
             elif j == 0 and not op.top_fixed:
-                out.append(s)
+                out[j] = s
             else:
-                out.append(values[:, column[j]])
-        return jnp.stack(out, axis=-1) if out else jnp.zeros((steps, 0), dtype)
+                out[j] = values[:, column[j]]
+        return out
 
     @staticmethod
     def step(op, prepared, carry, b_now, b_next, theta, iterations):
