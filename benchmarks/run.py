@@ -164,7 +164,7 @@ def _problem(solver, nodes, steps, checkpoint_every=None, jacobi_tolerance=1e-4)
     def forward(p):
         out = simulate(
             _with_parameters(base, p), forcing, initial=INITIAL_TEMPERATURE, depths=OBSERVED_DEPTHS,
-            checkpoint_every=checkpoint_every,
+            checkpoint_every=checkpoint_every, bottom_flux=False,
         )
         return out.temperature
 

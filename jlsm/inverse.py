@@ -99,7 +99,7 @@ class Objective:
         """Model counterparts of the observations (T, V) at ``u`` (or physical values)."""
         base, f, obs, initial = problem
         m = self.space.physical_to_model(u, base) if physical else self.space.to_model(u, base)
-        out = simulate(m, f, initial=initial, depths=obs.depths, checkpoint_every=self.checkpoint_every)
+        out = simulate(m, f, initial=initial, depths=obs.depths, checkpoint_every=self.checkpoint_every, bottom_flux=False)
         return obs.simulated(out)
 
     def __call__(self, u, problem):

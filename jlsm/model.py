@@ -44,7 +44,7 @@ class Output(eqx.Module):
         latent: latent heat flux LE [W m-2], upward positive, (T,).
         ground: heat flux into the soil at the top G_0 [W m-2], (T,); with a
             prescribed top, the flux from the top node into the node below.
-        bottom: heat flux into the soil at the bottom [W m-2], (T,).
+        bottom: heat flux into the soil at the bottom [W m-2], (T,) (None when not asked for).
         profile: full temperature profile [K], (T, N), or None unless asked.
     """
 
@@ -55,7 +55,7 @@ class Output(eqx.Module):
     sensible: jnp.ndarray
     latent: jnp.ndarray
     ground: jnp.ndarray
-    bottom: jnp.ndarray
+    bottom: jnp.ndarray | None
     profile: jnp.ndarray | None
     depths: tuple[float, ...] = eqx.field(static=True)
 
@@ -221,6 +221,7 @@ def simulate(
     depths=(),
     profile: bool = False,
     checkpoint_every: int | None = None,
+    bottom_flux: bool = True,
 ) -> Output:
     """Run the model over the forcing with ``lax.scan``.
 
@@ -240,6 +241,8 @@ def simulate(
             per step; the default solver's loop stores a few scalars per step
             (see :mod:`jlsm.physics.spectral`), so chunking only matters for long
             records with many starts (``int(sqrt(T))`` is a good chunk).
+        bottom_flux: compute ``Output.bottom`` (one more node read every step;
+            False saves memory in long reverse-mode runs that do not use it).
 
     Returns:
         :class:`Output`.
@@ -269,7 +272,7 @@ def simulate(
     # top: ground flux), the last two (fixed bottom: bottom flux) and the
     # interpolation pairs (the upper node alone where the weight is zero).
     # Reads are static slices of one small vector, so no gather runs in the loop.
-    edge_nodes = [0] + ([1] if model.dirichlet_top else []) + ([n - 2, n - 1] if model.dirichlet_bottom else [])
+    edge_nodes = [0] + ([1] if model.dirichlet_top else []) + ([n - 2, n - 1] if model.dirichlet_bottom and bottom_flux else [])
     upper = [int(min(i + 1, n - 1)) for i, w in zip(index, weight) if w != 0.0]
     wanted = np.unique(np.concatenate([edge_nodes, index, upper]).astype(int))
     pos = {int(j): i for i, j in enumerate(wanted)}
@@ -318,7 +321,12 @@ def simulate(
         ground = k[0] * (x_top - x_second)
     else:
         ground = model.surface_flux(ts, forcing.sw_down, forcing.lw_down, forcing.t_air)
-    bottom = k[-1] * (x_bottom - x_penult) if model.dirichlet_bottom else jnp.zeros_like(ts)
+    if not bottom_flux:
+        bottom = None
+    elif model.dirichlet_bottom:
+        bottom = k[-1] * (x_bottom - x_penult)
+    else:
+        bottom = jnp.zeros_like(ts)
     return Output(
         ts=ts,
         temperature=tr + at_depth,

@@ -186,3 +186,13 @@ def test_float32():
     g64 = jax.jit(jax.grad(double))(jnp.asarray(P0), _initial(grid), forcing.sw_down)[0]
     assert g32.dtype == jnp.float32
     np.testing.assert_allclose(np.asarray(g32, np.float64), np.asarray(g64), rtol=2e-2)
+
+
+def test_without_the_bottom_flux():
+    grid, forcing = GRIDS["uniform"], _forcing("energy_balance")
+    model = _model(SpectralSolver(), grid, "energy_balance", "fixed")
+    full = simulate(model, forcing, initial=_initial(grid), depths=DEPTHS)
+    lean = simulate(model, forcing, initial=_initial(grid), depths=DEPTHS, bottom_flux=False)
+    assert lean.bottom is None and full.bottom is not None
+    np.testing.assert_array_equal(np.asarray(lean.temperature), np.asarray(full.temperature))
+    np.testing.assert_array_equal(np.asarray(lean.ground), np.asarray(full.ground))
