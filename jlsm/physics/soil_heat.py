@@ -16,8 +16,10 @@ prescribed). Solvers:
   conduction operator is lambda times a matrix fixed by the grid, so its
   eigenbasis is computed once per grid and shared by every parameter set; a
   step is then a few O(N) vector operations plus a scalar Newton solve for
-  the surface temperature, exact to round-off. Per-node properties fall back
-  to the tridiagonal solve.
+  the surface temperature, exact to round-off. The whole time loop carries a
+  derivative rule that stores scalars, not profiles
+  (:mod:`jlsm.physics.spectral`). Per-node properties fall back to the
+  tridiagonal solve.
 * :class:`TridiagonalSolver`: direct O(N) solve of the linear part,
   then a scalar Newton solve for the surface temperature, exact to round-off.
 * :class:`ModalSolver`: the eigenbasis of each parameter set's operator (``eigh``).
