@@ -198,14 +198,29 @@ class LandSurfaceModel(eqx.Module):
             grid_depths=self.grid.depths if homogeneous else None,
         )
 
+    def boundary_terms(self, forcing: Forcing, dtype):
+        """(weights (J,), series (J, T)) with the boundary forcing b = weights @ series.
+
+        Energy-balance top: b = (1 - albedo) SWdown + a_lw LWdown + h_eff (Ta - t_ref)
+        [W m-2] (a_lw the longwave absorptivity); prescribed top: b = T_top - t_ref
+        [K]. The weights carry the parameters, the series only the forcing, so
+        every start of an inversion shares the series.
+        """
+        tr = self.reference_temperature
+        if self.dirichlet_top:
+            return jnp.ones((1,), dtype), (jnp.asarray(forcing.top_temperature, dtype) - tr)[None]
+        r = self.radiation
+        weights = jnp.stack(
+            [jnp.asarray(w, dtype) for w in (1.0 - r.albedo, r.longwave_absorptivity, self.turbulence.conductance())]
+        )
+        series = jnp.stack([jnp.asarray(v, dtype) for v in (forcing.sw_down, forcing.lw_down, forcing.t_air - tr)])
+        return weights, series
+
     def boundary_forcing(self, forcing: Forcing, dtype):
         """b(t): absorbed radiation + h_eff (Ta - t_ref) [W m-2] (energy-balance top), or the
         prescribed top anomaly [K], shape (T,)."""
-        tr = self.reference_temperature
-        if self.dirichlet_top:
-            return jnp.asarray(forcing.top_temperature, dtype) - tr
-        absorbed = self.radiation.absorbed(forcing.sw_down, forcing.lw_down)
-        return jnp.asarray(absorbed + self.turbulence.conductance() * (forcing.t_air - tr), dtype)
+        weights, series = self.boundary_terms(forcing, dtype)
+        return weights @ series
 
     def surface_flux(self, ts, sw_down, lw_down, t_air):
         """Ground heat flux G_0 [W m-2] from the surface energy balance at surface temperature ts [K]."""
@@ -265,7 +280,8 @@ def simulate(
     op = model.operator(forcing.dt, dtype)
     solver = model.solver
     prepared = solver.prepare(op)
-    boundary = model.boundary_forcing(forcing, dtype)
+    terms = model.boundary_terms(forcing, dtype)
+    boundary = terms[0] @ terms[1]
     if model.dirichlet_top:  # the top node holds the prescribed temperature from the start
         x0 = x0.at[0].set(boundary[0])
     # Nodes to read back each step: the top node, the second node (prescribed
@@ -300,7 +316,7 @@ def simulate(
         return carry, out + ((solver.nodes(op, prepared, carry, full, b_next),) if profile else ())
 
     carry0 = solver.init(op, prepared, x0)
-    fused = None if profile else solver.run(op, prepared, x0, boundary, wanted, checkpoint_every)
+    fused = None if profile else solver.run(op, prepared, x0, terms, wanted, checkpoint_every)
     if fused is None:
         _, samples = _scan(body, carry0, (boundary[:-1], boundary[1:]), forcing.n_times - 1, checkpoint_every)
     else:  # the solver's own time loop: one series per node

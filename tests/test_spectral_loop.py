@@ -53,12 +53,21 @@ def _model(solver, grid, top, bottom):
     )
 
 
-def _loss(base, forcing):
-    """A scalar that reads every output the loop feeds, as a function of (parameters, initial profile, SWdown)."""
+def _driver(forcing, top):
+    """The forcing series the derivative tests perturb: the prescribed top temperature or SWdown."""
+    return forcing.top_temperature if top == "prescribed" else forcing.sw_down
 
-    def loss(p, initial, sw_down):
+
+def _loss(base, forcing):
+    """A scalar that reads every output the loop feeds, as a function of (parameters, initial
+    profile, forcing series: SWdown, or the prescribed top temperature)."""
+
+    def loss(p, initial, series):
         m = eqx.tree_at(lambda m: [GETTERS[n](m) for n in NAMES], base, [p[i] for i in range(len(NAMES))])
-        f = eqx.tree_at(lambda f: f.sw_down, forcing, sw_down)
+        if base.top == "prescribed":
+            f = eqx.tree_at(lambda f: f.top_temperature, forcing, series)
+        else:
+            f = eqx.tree_at(lambda f: f.sw_down, forcing, series)
         out = simulate(m, f, initial=initial, depths=DEPTHS)
         weights = jnp.linspace(0.5, 1.5, out.ts.shape[0])
         return (
@@ -95,7 +104,7 @@ def test_derivatives_match_tridiagonal(grid_name, top, bottom, theta):
     grid, forcing = GRIDS[grid_name], _forcing(top)
     fast = _loss(_model(SpectralSolver(theta=theta), grid, top, bottom), forcing)
     ref = _loss(_model(TridiagonalSolver(theta=theta), grid, top, bottom), forcing)
-    args = (jnp.asarray(P0), _initial(grid), forcing.sw_down)
+    args = (jnp.asarray(P0), _initial(grid), _driver(forcing, top))
     g_fast = jax.jit(jax.grad(fast, argnums=(0, 1, 2)))(*args)
     g_ref = jax.jit(jax.grad(ref, argnums=(0, 1, 2)))(*args)
     j_fast = jax.jit(jax.jacfwd(fast, argnums=(0, 1, 2)))(*args)

@@ -257,13 +257,14 @@ class AbstractSoilHeatSolver(eqx.Module):
         carry = self.step(op, prepared, carry, b_now, b_next)
         return carry, self.nodes(op, prepared, carry, index, top_value)
 
-    def run(self, op: ColumnOperator, prepared, x, boundary, index: np.ndarray, checkpoint_every=None):
+    def run(self, op: ColumnOperator, prepared, x, terms, index: np.ndarray, checkpoint_every=None):
         """The whole time loop at once, or None to let the caller scan :meth:`step_sample`.
 
         Args:
             op, prepared: from :meth:`prepare`.
             x: initial nodal anomaly profile [K] (N,).
-            boundary: the boundary forcing b at every time (T,).
+            terms: (weights (J,), series (J, T)): the boundary forcing at every
+                time is b = weights @ series.
             index: nodes to read after every step (static).
             checkpoint_every: if given, run in chunks of this many steps and
                 recompute each chunk in reverse mode (``jax.checkpoint``).
@@ -614,12 +615,13 @@ class _SharedModes:
         return carry, values
 
     @staticmethod
-    def run(op, x, boundary, index, theta, iterations, checkpoint_every=None):
+    def run(op, x, terms, index, theta, iterations, checkpoint_every=None):
         """{node: anomaly after every step (T-1,)} for the nodes ``index``, by :func:`spectral_loop`."""
         m = _modes_for(op)
         index = np.asarray(index, dtype=int)
         rows = _SharedModes._rows(op, index)
-        dtype = jnp.result_type(x, boundary)
+        weights, series = terms
+        dtype = jnp.result_type(x, weights, series)
         lam = jnp.asarray(op.conductivity, dtype)
         rate = jnp.asarray(op.capacity_rate, dtype)
         local = np.arange(m.last - m.first + 1)
@@ -639,35 +641,35 @@ class _SharedModes:
             iterations=int(iterations),
         )
         s0 = jnp.zeros((), dtype) if op.top_fixed else x[0]
-        boundary = jnp.asarray(boundary, dtype)
+        weights, series = jnp.asarray(weights, dtype), jnp.asarray(series, dtype)
         h, es = jnp.asarray(op.surface_conductance, dtype), jnp.asarray(op.emissivity_sigma, dtype)
 
-        def segment(state, b):
-            s, values, yh_end, s_end = spectral_loop(key, lam / rate, rate, h, es, xb0, xb_rows, b, *state)
+        def segment(state, f):
+            s, values, yh_end, s_end = spectral_loop(key, lam / rate, rate, h, es, xb0, xb_rows, weights, f, *state)
             return (yh_end, s_end), (s, values)
 
-        steps = boundary.shape[0] - 1
+        steps = series.shape[1] - 1
         state = (rate * y0, s0)
         if not checkpoint_every or checkpoint_every >= steps:
-            _, (s, values) = segment(state, boundary)
+            _, (s, values) = segment(state, series)
         else:  # chunks of ``chunk`` steps, recomputed in reverse mode; then the remaining steps
             chunk = int(checkpoint_every)
             n_chunks = steps // chunk
 
-            def window(state, start):  # the chunk's chunk + 1 boundary values, sliced inside the loop
-                return segment(state, jax.lax.dynamic_slice_in_dim(boundary, start, chunk + 1))
+            def window(state, start):  # the chunk's chunk + 1 forcing values, sliced inside the loop
+                return segment(state, jax.lax.dynamic_slice_in_dim(series, start, chunk + 1, axis=1))
 
             starts = jnp.arange(n_chunks) * chunk
             state, (s, values) = jax.lax.scan(jax.checkpoint(window), state, starts)
             s, values = s.reshape(-1), values.reshape((-1,) + values.shape[2:])
             if n_chunks * chunk < steps:
-                _, (s_tail, values_tail) = segment(state, boundary[n_chunks * chunk :])
+                _, (s_tail, values_tail) = segment(state, series[:, n_chunks * chunk :])
                 s, values = jnp.concatenate([s, s_tail]), jnp.concatenate([values, values_tail])
         column = {int(j): c for c, j in enumerate(rows)}
         out = {}
         for j in (int(j) for j in index):
             if j < m.first:
-                out[j] = boundary[1:]
+                out[j] = weights @ series[:, 1:]
             elif j > m.last:
                 out[j] = jnp.broadcast_to(jnp.asarray(op.bottom_value, dtype), (steps,))
             elif j == 0 and not op.top_fixed:
@@ -755,12 +757,12 @@ class SpectralSolver(AbstractSoilHeatSolver):
             )
         return super().step_sample(op, prepared, carry, b_now, b_next, index, top_value)
 
-    def run(self, op, prepared, x, boundary, index, checkpoint_every=None):
+    def run(self, op, prepared, x, terms, index, checkpoint_every=None):
         """The time loop in the grid's eigenbasis with a derivative rule that stores no profiles
         (:func:`~jlsm.physics.spectral.spectral_loop`); None for per-node properties."""
         if not op.homogeneous:
             return None
-        return _SharedModes.run(op, x, boundary, index, self.theta, self.newton_iterations, checkpoint_every)
+        return _SharedModes.run(op, x, terms, index, self.theta, self.newton_iterations, checkpoint_every)
 
 
 def _tridiagonal_solve(bands: Bands, b):

@@ -141,8 +141,8 @@ class LoopKey(typing.NamedTuple):
     iterations: int
 
 
-def spectral_loop(key: LoopKey, kappa, rate, h, es, xb0, xb_rows, b, yh0, s0):
-    """Run the spectral time loop over the T times of ``b``.
+def spectral_loop(key: LoopKey, kappa, rate, h, es, xb0, xb_rows, weights, series, yh0, s0):
+    """Run the spectral time loop over the T times of ``series``.
 
     Args:
         key: the static :class:`LoopKey`.
@@ -152,8 +152,11 @@ def spectral_loop(key: LoopKey, kappa, rate, h, es, xb0, xb_rows, b, yh0, s0):
         es: emissivity times sigma [W m-2 K-4] (0 with a prescribed top).
         xb0, xb_rows: anomaly of the bottom's steady profile [K] at the surface
             and at ``key.rows``.
-        b: boundary forcing (T,): absorbed radiation + h_eff (Ta - t_ref) [W m-2],
-            or the prescribed top anomaly [K].
+        weights, series: the boundary forcing b = weights @ series, with
+            per-parameter-set weights (J,) and forcing series (J, T) that all
+            starts share: absorbed radiation + h_eff (Ta - t_ref) [W m-2]
+            (weights 1 - albedo, longwave absorptivity, h_eff on SWdown,
+            LWdown, Ta - t_ref), or the prescribed top anomaly [K].
         yh0: initial scaled modal coordinates (C/dt) y (Na,).
         s0: initial surface anomaly [K] (energy-balance top; ignored otherwise).
 
@@ -163,7 +166,18 @@ def spectral_loop(key: LoopKey, kappa, rate, h, es, xb0, xb_rows, b, yh0, s0):
     following call continues.
     """
     rest = (rate, h, es, xb0, xb_rows)
-    return _loop(key)(kappa, rest, b, yh0, s0)
+    return _loop(key)(kappa, rest, weights, series, yh0, s0)
+
+
+def _is_zero(tangent) -> bool:
+    return isinstance(tangent, jax.custom_derivatives.SymbolicZero)
+
+
+def _instantiate(tangents, primals):
+    """Tangents with symbolic zeros replaced by zero arrays."""
+    return jax.tree_util.tree_map(
+        lambda t, p: jnp.zeros_like(p) if _is_zero(t) else t, tangents, primals, is_leaf=_is_zero
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -241,7 +255,7 @@ def _loop(key: LoopKey):
             coef = vm
         return f, s, vm + k["xb_rows"], coef
 
-    def run(kappa, rest, b, yh0, s0):
+    def run(kappa, rest, weights, series, yh0, s0):
         gain, gd, _ = coefficients(kappa)
         table = jnp.asarray(table_np, gain.dtype)
         first_row = jnp.asarray(first_row_np, gain.dtype)
@@ -249,13 +263,14 @@ def _loop(key: LoopKey):
 
         def body(carry, pair):
             w, s_old = carry
-            f, s, values, _ = surface((gd * w) @ table, s_old, pair[0], pair[1], k)
+            b_now, b_next = pair[0] @ weights, pair[1] @ weights
+            f, s, values, _ = surface((gd * w) @ table, s_old, b_now, b_next, k)
             return (gain * w + inject(f, first_row), s), jnp.concatenate([s[None], values])
 
-        (w, s), out = jax.lax.scan(body, (to_state(kappa, yh0), s0), (b[:-1], b[1:]))
+        (w, s), out = jax.lax.scan(body, (to_state(kappa, yh0), s0), (series[:, :-1].T, series[:, 1:].T))
         return out[:, 0], out[:, 1:], from_state(kappa, w), s
 
-    def run_with_sensitivity(kappa, rest, b, yh0, s0):
+    def run_with_sensitivity(kappa, rest, weights, series, yh0, s0):
         """The primal run, its derivative along kappa, and the per-step coefficients."""
         one = jnp.ones_like(kappa)
         (gain, gd, _), (gain_k, gd_k, _) = jax.jvp(coefficients, (kappa,), (one,))
@@ -267,26 +282,29 @@ def _loop(key: LoopKey):
 
         def body(carry, pair):
             ww, s_old, s_old_k = carry  # ww = [w, dw/dkappa], (2, Na)
+            b_now, b_next = pair[0] @ weights, pair[1] @ weights
             both = (gd * ww + second * (gd_k * ww[0])) @ table  # value and kappa-derivative in one product
             (f, s, values, coef), (f_k, s_k, values_k, _) = jax.jvp(
-                lambda p_, so, k_: surface(p_, so, pair[0], pair[1], k_), (both[0], s_old, k), (both[1], s_old_k, k_kappa)
+                lambda p_, so, k_: surface(p_, so, b_now, b_next, k_), (both[0], s_old, k), (both[1], s_old_k, k_kappa)
             )
             ww = gain * ww + second * (gain_k * ww[0]) + jnp.stack([f, f_k])[:, None] * first_row
             return (ww, s, s_k), jnp.concatenate([s[None], values, s_k[None], values_k, coef])
 
         carry = (jnp.stack([w0, w0_k]), s0, jnp.zeros_like(s0))
-        (ww, s_end, s_end_k), out = jax.lax.scan(body, carry, (b[:-1], b[1:]))
+        (ww, s_end, s_end_k), out = jax.lax.scan(body, carry, (series[:, :-1].T, series[:, 1:].T))
         yh_end, yh_end_k = jax.jvp(from_state, (kappa, ww[0]), (one, ww[1]))
         n = 1 + n_rows
         primal = (out[:, 0], out[:, 1:n], yh_end, s_end)
         along_kappa = (out[:, n], out[:, n + 1 : 2 * n], yh_end_k, s_end_k)
         return primal, along_kappa, out[:, 2 * n :]
 
-    def tangent(kappa, rest, drest, b, db, dyh0, ds0, s0, coef):
+    def tangent(kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, coef):
         """Linear response of (s, values) to the tangents of everything but kappa.
 
-        Every product in the loop is (a stored coefficient or a constant) times
-        a tangent, so reverse mode transposes it without storing anything new.
+        Every product in the loop is (a stored coefficient, a forcing value or
+        a constant) times a tangent, so reverse mode transposes it without
+        storing anything new. ``dseries`` is None when the forcing series carry
+        no tangent (the usual case: only the weights depend on parameters).
         """
         gain, gd, _ = coefficients(kappa)
         table = jnp.asarray(table_np, gain.dtype)
@@ -299,15 +317,24 @@ def _loop(key: LoopKey):
             s_prev = jnp.concatenate([jnp.reshape(s0, (1,)), s[:-1]])
             t4_prev = (t_ref + s_prev) ** 4
             q_prev = k["h"] + 4.0 * k["es"] * (t_ref + s_prev) ** 3
-            xs = (s, t4, w, q, u0m, vm, s_prev, t4_prev, q_prev, db[:-1], db[1:])
-        else:
-            xs = (coef, theta * b[1:] + (1.0 - theta) * b[:-1], db[:-1], db[1:])
+            xs = (s, t4, w, q, u0m, vm, s_prev, t4_prev, q_prev, series[:, :-1].T, series[:, 1:].T)
+        else:  # the theta-weighted prescribed anomaly phi = weights @ mixed
+            xs = (coef, theta * series[:, 1:].T + (1.0 - theta) * series[:, :-1].T)
+        if dseries is not None:
+            xs = xs + (dseries[:, :-1].T, dseries[:, 1:].T)
+
+        def forcing_tangent(f_n, df_n):
+            """d(weights @ f) at one time; df_n is the series' own tangent or None."""
+            d = f_n @ dweights
+            return d if df_n is None else d + df_n @ weights
 
         def body(carry, x):
             dw, ds_old = carry
             dp = (gd * dw) @ table
             if coupled:
-                s_n, t4_n, w_n, q_n, u0m_n, vm_n, s_p, t4_p, q_p, db_now, db_next = x
+                s_n, t4_n, w_n, q_n, u0m_n, vm_n, s_p, t4_p, q_p, f_now, f_next = x[:11]
+                df_now, df_next = x[11:] if dseries is not None else (None, None)
+                db_now, db_next = forcing_tangent(f_now, df_now), forcing_tangent(f_next, df_next)
                 dbeta = theta * db_next
                 if theta != 1.0:
                     dbeta = dbeta + (1.0 - theta) * (db_now - s_p * dk["h"] - t4_p * dk["es"] - q_p * ds_old)
@@ -316,8 +343,9 @@ def _loop(key: LoopKey):
                 df = dbeta - theta * (s_n * dk["h"] + t4_n * dk["es"] + q_n * ds)
                 dvm = (dp[1:] + st[1:] * df) / rate - vm_n * drate_rel
             else:
-                vm_n, phi, db_now, db_next = x
-                df = (theta * db_next + (1.0 - theta) * db_now) * k["lam_top"] + phi * dk["lam_top"]
+                vm_n, mixed = x[:2]
+                dmixed = None if dseries is None else theta * x[3] + (1.0 - theta) * x[2]
+                df = k["lam_top"] * forcing_tangent(mixed, dmixed) + mixed @ (weights * dk["lam_top"])
                 ds = ds_old
                 dvm = (dp + st * df) / rate - vm_n * drate_rel
             return (gain * dw + inject(df, first_row), ds), jnp.concatenate([ds[None], dvm + dk["xb_rows"]])
@@ -326,15 +354,20 @@ def _loop(key: LoopKey):
         return out[:, 0], out[:, 1:], from_state(kappa, dw), ds_end
 
     @jax.custom_jvp
-    def loop(kappa, rest, b, yh0, s0):
-        return run(kappa, rest, b, yh0, s0)
+    def loop(kappa, rest, weights, series, yh0, s0):
+        return run(kappa, rest, weights, series, yh0, s0)
 
-    @loop.defjvp
     def loop_jvp(primals, tangents):
-        kappa, rest, b, yh0, s0 = primals
-        dkappa, drest, db, dyh0, ds0 = tangents
-        primal, along_kappa, coef = run_with_sensitivity(kappa, rest, b, yh0, s0)
-        along_rest = tangent(kappa, rest, drest, b, db, dyh0, ds0, s0, coef)
+        kappa, rest, weights, series, yh0, s0 = primals
+        dkappa, drest, dweights, dseries, dyh0, ds0 = tangents
+        drest, dweights, dyh0, ds0 = _instantiate((drest, dweights, dyh0, ds0), (rest, weights, yh0, s0))
+        dseries = None if _is_zero(dseries) else dseries
+        primal, along_kappa, coef = run_with_sensitivity(kappa, rest, weights, series, yh0, s0)
+        along_rest = tangent(kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, coef)
+        if _is_zero(dkappa):
+            return primal, along_rest
         return primal, tuple(k * dkappa + r for k, r in zip(along_kappa, along_rest))
+
+    loop.defjvp(loop_jvp, symbolic_zeros=True)
 
     return loop
