@@ -330,7 +330,11 @@ def _loop(key: LoopKey):
 
         def body(carry, x):
             dw, ds_old = carry
-            dp = (gd * dw) @ table
+            v = gd * dw
+            # the read-out as one reduction per row: reverse mode transposes it into
+            # element-wise products that fuse with the state update (a product with
+            # the few-column table would become a separate, slower outer product)
+            dp = jnp.stack([jnp.sum(v * table[:, j]) for j in range(len(columns))])
             if coupled:
                 s_n, t4_n, w_n, q_n, u0m_n, vm_n, s_p, t4_p, q_p, f_now, f_next = x[:11]
                 df_now, df_next = x[11:] if dseries is not None else (None, None)
