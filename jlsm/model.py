@@ -316,11 +316,13 @@ def simulate(
         return carry, out + ((solver.nodes(op, prepared, carry, full, b_next),) if profile else ())
 
     carry0 = solver.init(op, prepared, x0)
-    fused = None if profile else solver.run(op, prepared, x0, terms, wanted, checkpoint_every)
+    fused = solver.run(op, prepared, x0, terms, np.union1d(wanted, full) if profile else wanted, checkpoint_every)
     if fused is None:
         _, samples = _scan(body, carry0, (boundary[:-1], boundary[1:]), forcing.n_times - 1, checkpoint_every)
     else:  # the solver's own time loop: one series per node
         samples = unpack(fused.__getitem__)
+        if profile:
+            samples = samples + (jnp.stack([fused[int(j)] for j in full], axis=-1),)
     x_first = solver.nodes(op, prepared, carry0, wanted, boundary[0])
     first = unpack(lambda j: x_first[pos[j]]) + ((solver.nodes(op, prepared, carry0, full, boundary[0]),) if profile else ())
     samples = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, samples)

@@ -31,6 +31,7 @@ prescribed). Solvers:
 from __future__ import annotations
 
 import abc
+import functools
 
 import equinox as eqx
 import equinox.internal as eqxi
@@ -513,24 +514,9 @@ class _SharedModes:
     only: it is computed once (numpy) and shared by every parameter set, so
     nothing is factorised per parameter set and a step is a few O(N) vector
     operations and one product with a constant (N, k) matrix for the k nodes read.
+    The steps themselves are :func:`~jlsm.physics.spectral.spectral_loop`; this
+    class maps nodal anomalies to and from its coordinates.
     """
-
-    @staticmethod
-    def prepare(op, theta):
-        m = _modes_for(op)
-        dtype = jnp.result_type(op.capacity)
-        lam = jnp.asarray(op.conductivity, dtype)
-        rate = jnp.asarray(op.capacity_rate, dtype)
-        mu = jnp.asarray(m.mu, dtype)
-        response = 1.0 / (rate + theta * lam * mu)
-        gain = (rate - (1.0 - theta) * lam * mu) * response
-        surface = response * jnp.asarray(m.basis[0], dtype)
-        prepared = dict(gain=gain, surface=surface)
-        if op.top_fixed:
-            prepared["surface"] = surface * (lam * m.top_conductance)
-        else:
-            prepared["surface_gain"] = theta * jnp.dot(jnp.asarray(m.basis[0], dtype), surface)
-        return prepared
 
     @staticmethod
     def _rows(op, index):
@@ -539,19 +525,6 @@ class _SharedModes:
         index = np.asarray(index, dtype=int)
         from_basis = (index >= m.first) & (index <= m.last) & ~((index == 0) & (not op.top_fixed))
         return np.unique(index[from_basis])
-
-    @staticmethod
-    def prepare_sampling(op, prepared, index):
-        """Per-start constants for reading the nodes ``index`` inside the time loop."""
-        m = _modes_for(op)
-        rows = _SharedModes._rows(op, index)
-        dtype = jnp.result_type(prepared["gain"])
-        if op.top_fixed:
-            table = m.basis[rows - m.first]
-        else:  # the surface row first: its product gives the Newton right-hand side
-            table = np.concatenate([m.basis[:1], m.basis[rows - m.first]], axis=0)
-        table = jnp.asarray(table.T, dtype)  # (Na, k)
-        return dict(prepared, table=table, surface_table=prepared["surface"] @ table)
 
     @staticmethod
     def _bottom_part(op, m, local_rows, dtype):
@@ -569,66 +542,12 @@ class _SharedModes:
         return y if op.top_fixed else (y, x[0])
 
     @staticmethod
-    def step_sample(op, prepared, carry, b_now, b_next, theta, iterations, index, top_value):
-        """One step and the new nodal anomalies at ``index`` (``prepared`` from ``prepare_sampling``)."""
+    def _loop(op, rows, theta, iterations, dtype):
+        """``f(weights, series, yh0, s0)``: :func:`spectral_loop` reading the solved nodes ``rows``."""
         m = _modes_for(op)
-        p = prepared
-        index = np.asarray(index, dtype=int)
-        rows = _SharedModes._rows(op, index)
-        dtype = jnp.result_type(p["gain"])
-        bottom = _SharedModes._bottom_part(op, m, rows - m.first, dtype)
-        if op.top_fixed:
-            y = carry
-            phi = theta * b_next + (1.0 - theta) * b_now
-            carry = p["gain"] * y + phi * p["surface"]
-            basis_values = (carry @ p["table"] + bottom) if rows.size else None
-            s = None
-        else:
-            y, s_old = carry
-            h = op.surface_conductance
-            beta = theta * b_next
-            if theta != 1.0:
-                beta = beta + (1.0 - theta) * (b_now - h * s_old - op.emission(s_old))
-            z = p["gain"] * y
-            product = z @ p["table"]  # (k + 1,): the surface row, then the sampled rows
-            top_bottom = _SharedModes._bottom_part(op, m, np.array([0]), dtype)
-            u0 = product[0] + beta * p["surface_table"][0] + (top_bottom[0] if m.bottom_profile is not None else 0.0)
-            c = p["surface_gain"]
-            a = 1.0 + c * h
-            s = surface_root(u0 / a, c * op.emissivity_sigma / a, op.t_ref, s_old, iterations + 1)
-            net = beta - theta * (h * s + op.emission(s))  # theta-weighted net surface flux into the column
-            carry = (z + net * p["surface"], s)
-            basis_values = product[1:] + net * p["surface_table"][1:] + bottom
-        column = {int(j): c for c, j in enumerate(rows)}
-        values = []
-        for j in index:
-            j = int(j)
-            if j < m.first:
-                values.append(jnp.asarray(top_value, dtype))
-            elif j > m.last:
-                values.append(jnp.asarray(op.bottom_value, dtype))
-            elif j == 0 and not op.top_fixed:
-                values.append(s)
-            else:
-                values.append(basis_values[column[j]])
-        values = jnp.stack(values) if values else jnp.zeros((0,), dtype)
-        return carry, values
-
-    @staticmethod
-    def run(op, x, terms, index, theta, iterations, checkpoint_every=None):
-        """{node: anomaly after every step (T-1,)} for the nodes ``index``, by :func:`spectral_loop`."""
-        m = _modes_for(op)
-        index = np.asarray(index, dtype=int)
-        rows = _SharedModes._rows(op, index)
-        weights, series = terms
-        dtype = jnp.result_type(x, weights, series)
-        lam = jnp.asarray(op.conductivity, dtype)
-        rate = jnp.asarray(op.capacity_rate, dtype)
-        local = np.arange(m.last - m.first + 1)
-        bottom_all = _SharedModes._bottom_part(op, m, local, dtype)
-        y0 = jnp.asarray(m.to_modes, dtype) @ (x[m.first : m.last + 1] - bottom_all)
         if m.bottom_profile is not None:
-            xb0, xb_rows = bottom_all[0], bottom_all[rows - m.first]
+            bottom = _SharedModes._bottom_part(op, m, np.arange(m.last - m.first + 1), dtype)
+            xb0, xb_rows = bottom[0], bottom[rows - m.first]
         else:
             xb0, xb_rows = jnp.zeros((), dtype), jnp.zeros((rows.size,), dtype)
         key = LoopKey(
@@ -640,14 +559,28 @@ class _SharedModes:
             t_ref=float(op.t_ref),
             iterations=int(iterations),
         )
-        s0 = jnp.zeros((), dtype) if op.top_fixed else x[0]
-        weights, series = jnp.asarray(weights, dtype), jnp.asarray(series, dtype)
+        rate = jnp.asarray(op.capacity_rate, dtype)
+        kappa = jnp.asarray(op.conductivity, dtype) / rate
         h, es = jnp.asarray(op.surface_conductance, dtype), jnp.asarray(op.emissivity_sigma, dtype)
+        return functools.partial(spectral_loop, key, kappa, rate, h, es, xb0, xb_rows)
+
+    @staticmethod
+    def run(op, x, terms, index, theta, iterations, checkpoint_every=None):
+        """{node: anomaly after every step (T-1,)} for the nodes ``index``, by :func:`spectral_loop`."""
+        m = _modes_for(op)
+        index = np.asarray(index, dtype=int)
+        rows = _SharedModes._rows(op, index)
+        dtype = jnp.result_type(x, *terms)
+        weights, series = (jnp.asarray(t, dtype) for t in terms)
+        loop = _SharedModes._loop(op, rows, theta, iterations, dtype)
+        rate = jnp.asarray(op.capacity_rate, dtype)
 
         def segment(state, f):
-            s, values, yh_end, s_end = spectral_loop(key, lam / rate, rate, h, es, xb0, xb_rows, weights, f, *state)
+            s, values, yh_end, s_end = loop(weights, f, *state)
             return (yh_end, s_end), (s, values)
 
+        carry = _SharedModes.init(op, None, x)
+        y0, s0 = (carry, jnp.zeros((), dtype)) if op.top_fixed else carry
         steps = series.shape[1] - 1
         state = (rate * y0, s0)
         if not checkpoint_every or checkpoint_every >= steps:
@@ -679,10 +612,15 @@ class _SharedModes:
         return out
 
     @staticmethod
-    def step(op, prepared, carry, b_now, b_next, theta, iterations):
-        index = np.zeros(0, int)
-        prepared = _SharedModes.prepare_sampling(op, prepared, index)
-        return _SharedModes.step_sample(op, prepared, carry, b_now, b_next, theta, iterations, index, None)[0]
+    def step(op, carry, b_now, b_next, theta, iterations):
+        """One step of the carry (y, or (y, Ts anomaly) under an energy-balance top): the loop over two times."""
+        dtype = jnp.result_type(carry[0] if isinstance(carry, tuple) else carry, b_now, b_next)
+        y, s = (carry, jnp.zeros((), dtype)) if op.top_fixed else carry
+        rate = jnp.asarray(op.capacity_rate, dtype)
+        loop = _SharedModes._loop(op, np.zeros(0, int), theta, iterations, dtype)
+        series = jnp.stack([jnp.asarray(b_now, dtype), jnp.asarray(b_next, dtype)])[None]
+        _, _, yh_end, s_end = loop(jnp.ones((1,), dtype), series, rate * y, s)
+        return yh_end / rate if op.top_fixed else (yh_end / rate, s_end)
 
     @staticmethod
     def nodes(op, prepared, carry, index, top_value):
@@ -727,7 +665,7 @@ class SpectralSolver(AbstractSoilHeatSolver):
 
     def prepare(self, op):
         if op.homogeneous:
-            return _SharedModes.prepare(op, self.theta)
+            return None  # the grid's basis is static; nothing depends on the parameters alone
         return self._direct().prepare(op)
 
     def init(self, op, prepared, x):
@@ -737,25 +675,13 @@ class SpectralSolver(AbstractSoilHeatSolver):
 
     def step(self, op, prepared, carry, b_now, b_next):
         if op.homogeneous:
-            return _SharedModes.step(op, prepared, carry, b_now, b_next, self.theta, self.newton_iterations)
+            return _SharedModes.step(op, carry, b_now, b_next, self.theta, self.newton_iterations)
         return self._direct().step(op, prepared, carry, b_now, b_next)
 
     def nodes(self, op, prepared, carry, index, top_value):
         if op.homogeneous:
             return _SharedModes.nodes(op, prepared, carry, index, top_value)
         return carry[index]
-
-    def prepare_sampling(self, op, prepared, index):
-        if op.homogeneous:
-            return _SharedModes.prepare_sampling(op, prepared, index)
-        return prepared
-
-    def step_sample(self, op, prepared, carry, b_now, b_next, index, top_value):
-        if op.homogeneous:
-            return _SharedModes.step_sample(
-                op, prepared, carry, b_now, b_next, self.theta, self.newton_iterations, index, top_value
-            )
-        return super().step_sample(op, prepared, carry, b_now, b_next, index, top_value)
 
     def run(self, op, prepared, x, terms, index, checkpoint_every=None):
         """The time loop in the grid's eigenbasis with a derivative rule that stores no profiles
