@@ -166,6 +166,9 @@ def spectral_loop(key: LoopKey, kappa, rate, h, es, xb0, xb_rows, weights, serie
     following call continues.
     """
     rest = (rate, h, es, xb0, xb_rows)
+    if jnp.shape(series)[-1] < 2:  # no step
+        dtype = jnp.result_type(kappa, yh0, s0)
+        return jnp.zeros((0,), dtype), jnp.zeros((0, len(key.rows)), dtype), jnp.asarray(yh0), jnp.asarray(s0)
     return _loop(key)(kappa, rest, weights, series, yh0, s0)
 
 
@@ -180,6 +183,69 @@ def _instantiate(tangents, primals):
     )
 
 
+def _trailing_batch(core):
+    """``core`` run with the start axis last (minor in memory), whatever the batching.
+
+    ``core(*args)`` takes arrays with a trailing batch axis of size B or 1
+    (broadcast) and returns arrays with a trailing axis of size B. The returned
+    function takes and returns arrays without that axis; under ``jax.vmap``
+    (nested any number of times) the mapped axes are merged into the trailing
+    one, so the loops' matrix products read the profile of all starts as one
+    (nodes, starts) matrix instead of a stack of (nodes,) rows.
+    """
+
+    @jax.custom_batching.custom_vmap
+    def inner(*args):
+        return core(*args)
+
+    @inner.def_vmap
+    def _rule(axis_size, in_batched, *args):
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        flags = jax.tree_util.tree_leaves(in_batched)
+        width = max(x.shape[-1] for x in leaves)
+        merged_width = width * axis_size
+
+        def merge(x, batched):
+            if batched:
+                x = jnp.moveaxis(x, 0, -1)  # (..., b, axis_size)
+            elif x.shape[-1] == 1:
+                return x  # shared by every start: stays broadcast
+            else:
+                x = x[..., None]
+            x = jnp.broadcast_to(x, x.shape[:-2] + (width, axis_size))
+            return x.reshape(x.shape[:-2] + (merged_width,))
+
+        out = inner(*jax.tree_util.tree_unflatten(tree, [merge(x, b) for x, b in zip(leaves, flags)]))
+
+        def split(y):
+            y = jnp.broadcast_to(y, y.shape[:-1] + (merged_width,))
+            return jnp.moveaxis(y.reshape(y.shape[:-1] + (width, axis_size)), -1, 0)
+
+        return jax.tree_util.tree_map(split, out), jax.tree_util.tree_map(lambda _: True, out)
+
+    def call(*args):
+        out = inner(*jax.tree_util.tree_map(lambda x: jnp.asarray(x)[..., None], args))
+        return jax.tree_util.tree_map(lambda y: y[..., 0], out)
+
+    def plain(*args):
+        """The same without the batching rule (for derivatives of ``call``)."""
+        out = core(*jax.tree_util.tree_map(lambda x: jnp.asarray(x)[..., None], args))
+        return jax.tree_util.tree_map(lambda y: y[..., 0], out)
+
+    return call, plain
+
+
+def separate(x):
+    """``x`` computed on its own: XLA does not fuse (and so repeat) the per-start scalar
+    work that produced it into every element of the profile-sized update that uses it."""
+    return jax.lax.optimization_barrier(x)
+
+
+def _batch_width(*trees) -> int:
+    """Size of the trailing batch axis shared by the arrays of ``trees`` (1 = none)."""
+    return max(x.shape[-1] for x in jax.tree_util.tree_leaves(trees))
+
+
 @functools.lru_cache(maxsize=64)
 def _loop(key: LoopKey):
     m = grid_modes(key.depths, key.top_fixed, key.bottom_fixed)
@@ -192,23 +258,32 @@ def _loop(key: LoopKey):
     mu_np = np.asarray(m.mu)
     top_conductance = m.top_conductance
 
+    # Vectors over the modes are (Na, *batch), with batch the shape of kappa:
+    # () for one start, (B,) with the start axis last in the batched runs.
+    def column(v, kappa):
+        """The constant vector ``v`` (Na,) shaped to broadcast against (Na, *kappa.shape)."""
+        v = jnp.asarray(v, jnp.result_type(kappa))
+        return v.reshape(v.shape + (1,) * jnp.ndim(kappa))
+
+    def read(table_t, v):
+        """The read-out products R^T v (ncols, *batch), with ``table_t`` = R^T (ncols, Na)."""
+        return table_t @ v
+
     def coefficients(kappa):
         """(g, g * d, d * v_first @ R) with d = 1 / (1 + theta kappa mu): the loop's kappa-dependent vectors."""
-        mu = jnp.asarray(mu_np, jnp.result_type(kappa))
+        mu = column(mu_np, kappa)
         damp = 1.0 / (1.0 + theta * kappa * mu)
         gain = (1.0 - (1.0 - theta) * kappa * mu) * damp
-        st = (jnp.asarray(first_row_np, damp.dtype) * damp) @ jnp.asarray(table_np, damp.dtype)
+        st = read(jnp.asarray(table_np.T, damp.dtype), column(first_row_np, kappa) * damp)
         return gain, gain * damp, st
 
     def to_state(kappa, yh):
         """w = yh / d: the carried state is w with yh = d * w, so the injection vector is constant."""
-        mu = jnp.asarray(mu_np, jnp.result_type(kappa, yh))
-        return yh * (1.0 + theta * kappa * mu)
+        return yh * (1.0 + theta * kappa * column(mu_np, kappa))
 
     def from_state(kappa, w):
         """yh = d * w."""
-        mu = jnp.asarray(mu_np, jnp.result_type(kappa, w))
-        return w / (1.0 + theta * kappa * mu)
+        return w / (1.0 + theta * kappa * column(mu_np, kappa))
 
     def inject(f, first_row):
         """f * v_first as a product with a constant row (its transpose is a matrix-vector product)."""
@@ -231,7 +306,8 @@ def _loop(key: LoopKey):
 
         Returns (f, s, values, coefficients): the net flux f into the column,
         the surface anomaly, the anomalies at the rows, and the per-step
-        scalars that the linear tangent step needs.
+        scalars that the linear tangent step needs. Element-wise over a
+        trailing batch axis.
         """
         rate, st = k["rate"], k["st"]
         if coupled:
@@ -255,48 +331,94 @@ def _loop(key: LoopKey):
             coef = vm
         return f, s, vm + k["xb_rows"], coef
 
-    def run(kappa, rest, weights, series, yh0, s0):
-        gain, gd, _ = coefficients(kappa)
-        table = jnp.asarray(table_np, gain.dtype)
-        first_row = jnp.asarray(first_row_np, gain.dtype)
+    def time_major(series):
+        """(series at t, series at t + 1) for the T - 1 steps, time first: (T-1, J, *batch) each."""
+        return jnp.moveaxis(series[:, :-1], 1, 0), jnp.moveaxis(series[:, 1:], 1, 0)
+
+    # The batched runs carry (x, f) with c = g * x + f * (g * q) the state
+    # multiplied ahead of time by the step's gain, q = v_first / (1 + theta
+    # kappa mu): a step is one element-wise update whose scalar operand f (the
+    # previous step's flux) is carried, one product with the constant read-out
+    # matrix, and the surface update. Starting from (yh0, 0), the final state
+    # is yh = x + f * q.
+    def injection(kappa):
+        """q = d * v_first (Na, *batch)."""
+        return column(first_row_np, kappa) / (1.0 + theta * kappa * column(mu_np, kappa))
+
+    def forcing(pair, weights):
+        """(b at t, b at t + 1) of one step: weights @ series, per start."""
+        return jnp.sum(pair[0] * weights, axis=0), jnp.sum(pair[1] * weights, axis=0)
+
+    def run_core(kappa, rest, weights, series, yh0, s0):
+        """The primal loop, every array with a trailing batch axis (see :func:`_trailing_batch`)."""
+        width = _batch_width(kappa, rest, weights, yh0, s0)
+        kappa = jnp.broadcast_to(kappa, (width,))
+        gain, _, _ = coefficients(kappa)
+        q = injection(kappa)
+        gq = gain * q
+        table_t = jnp.asarray(table_np.T, gain.dtype)
         k = scalars(kappa, rest)
 
         def body(carry, pair):
-            w, s_old = carry
-            b_now, b_next = pair[0] @ weights, pair[1] @ weights
-            f, s, values, _ = surface((gd * w) @ table, s_old, b_now, b_next, k)
-            return (gain * w + inject(f, first_row), s), jnp.concatenate([s[None], values])
+            x, f_old, s_old = carry
+            c = gain * x + f_old * gq
+            b_now, b_next = forcing(pair, weights)
+            f, s, values, _ = surface(read(table_t, c), s_old, b_now, b_next, k)
+            return (c, f, s), (s, values)
 
-        (w, s), out = jax.lax.scan(body, (to_state(kappa, yh0), s0), (series[:, :-1].T, series[:, 1:].T))
-        return out[:, 0], out[:, 1:], from_state(kappa, w), s
+        zero = jnp.zeros((width,), gain.dtype)
+        carry = (jnp.broadcast_to(yh0, gain.shape), zero, jnp.broadcast_to(s0, (width,)))
+        (x, f, s), (s_all, values) = jax.lax.scan(body, carry, time_major(series))
+        return s_all, values, x + f * q, s
 
-    def run_with_sensitivity(kappa, rest, weights, series, yh0, s0):
-        """The primal run, its derivative along kappa, and the per-step coefficients."""
+    def sensitivity_core(kappa, rest, weights, series, yh0, s0):
+        """The primal loop, its derivative along kappa and the per-step coefficients (trailing batch axis)."""
+        width = _batch_width(kappa, rest, weights, yh0, s0)
+        kappa = jnp.broadcast_to(kappa, (width,))
         one = jnp.ones_like(kappa)
-        (gain, gd, _), (gain_k, gd_k, _) = jax.jvp(coefficients, (kappa,), (one,))
-        w0, w0_k = jax.jvp(lambda kap: to_state(kap, yh0), (kappa,), (one,))
-        table = jnp.asarray(table_np, gain.dtype)
-        first_row = jnp.asarray(first_row_np, gain.dtype)
+        (gain, _, _), (gain_k, _, _) = jax.jvp(coefficients, (kappa,), (one,))
+        q, q_k = jax.jvp(injection, (kappa,), (one,))
+        gq, gq_k = gain * q, gain_k * q + gain * q_k
+        mu_gain = column(mu_np, kappa) * gain
+        table_t = jnp.asarray(table_np.T, gain.dtype)
         k, k_kappa = jax.jvp(lambda kap: scalars(kap, rest), (kappa,), (one,))
-        second = jnp.asarray([0.0, 1.0], gain.dtype)[:, None]  # selects the derivative row
 
         def body(carry, pair):
-            ww, s_old, s_old_k = carry  # ww = [w, dw/dkappa], (2, Na)
-            b_now, b_next = pair[0] @ weights, pair[1] @ weights
-            both = (gd * ww + second * (gd_k * ww[0])) @ table  # value and kappa-derivative in one product
+            x, x_k, f_old, f_old_k, s_old, s_old_k = carry
+            c = gain * x + f_old * gq
+            if theta == 1.0:  # gain_k = -mu gain^2, gq_k = -2 mu gain gq: written with c, not x,
+                # so the update of x can happen in place (no copy of the state per step)
+                c_k = gain * x_k + f_old_k * gq - mu_gain * (c + f_old * gq)
+            else:
+                c_k = gain * x_k + gain_k * x + f_old_k * gq + f_old * gq_k
+            b_now, b_next = forcing(pair, weights)
             (f, s, values, coef), (f_k, s_k, values_k, _) = jax.jvp(
-                lambda p_, so, k_: surface(p_, so, b_now, b_next, k_), (both[0], s_old, k), (both[1], s_old_k, k_kappa)
+                lambda p_, so, k_: surface(p_, so, b_now, b_next, k_),
+                (read(table_t, c), s_old, k), (read(table_t, c_k), s_old_k, k_kappa),
             )
-            ww = gain * ww + second * (gain_k * ww[0]) + jnp.stack([f, f_k])[:, None] * first_row
-            return (ww, s, s_k), jnp.concatenate([s[None], values, s_k[None], values_k, coef])
+            return (c, c_k, f, f_k, s, s_k), (s, values, s_k, values_k, coef)
 
-        carry = (jnp.stack([w0, w0_k]), s0, jnp.zeros_like(s0))
-        (ww, s_end, s_end_k), out = jax.lax.scan(body, carry, (series[:, :-1].T, series[:, 1:].T))
-        yh_end, yh_end_k = jax.jvp(from_state, (kappa, ww[0]), (one, ww[1]))
-        n = 1 + n_rows
-        primal = (out[:, 0], out[:, 1:n], yh_end, s_end)
-        along_kappa = (out[:, n], out[:, n + 1 : 2 * n], yh_end_k, s_end_k)
-        return primal, along_kappa, out[:, 2 * n :]
+        zero = jnp.zeros((width,), gain.dtype)
+        shape = gain.shape
+        carry = (jnp.broadcast_to(yh0, shape), jnp.zeros(shape, gain.dtype), zero, zero,
+                 jnp.broadcast_to(s0, (width,)), zero)
+        (x, x_k, f, f_k, s, s_k), (s_all, values, s_k_all, values_k, coef) = jax.lax.scan(
+            body, carry, time_major(series)
+        )
+        yh_end, yh_end_k = x + f * q, x_k + f_k * q + f * q_k
+        return (s_all, values, yh_end, s), (s_k_all, values_k, yh_end_k, s_k), coef
+
+    run, _ = _trailing_batch(run_core)
+    fast_sensitivity, plain_sensitivity = _trailing_batch(sensitivity_core)
+
+    @jax.custom_jvp
+    def run_with_sensitivity(kappa, rest, weights, series, yh0, s0):
+        """The primal run, its derivative along kappa, and the per-step coefficients (one start)."""
+        return fast_sensitivity(kappa, rest, weights, series, yh0, s0)
+
+    @run_with_sensitivity.defjvp
+    def _sensitivity_jvp(primals, tangents):  # second derivatives only: plain autodiff of the same loop
+        return jax.jvp(plain_sensitivity, primals, tangents)
 
     def tangent(kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, coef):
         """Linear response of (s, values) to the tangents of everything but kappa.
@@ -334,7 +456,7 @@ def _loop(key: LoopKey):
             # the read-out as one reduction per row: reverse mode transposes it into
             # element-wise products that fuse with the state update (a product with
             # the few-column table would become a separate, slower outer product)
-            dp = jnp.stack([jnp.sum(v * table[:, j]) for j in range(len(columns))])
+            dp = separate(jnp.stack([jnp.sum(v * table[:, j]) for j in range(len(columns))]))
             if coupled:
                 s_n, t4_n, w_n, q_n, u0m_n, vm_n, s_p, t4_p, q_p, f_now, f_next = x[:11]
                 df_now, df_next = x[11:] if dseries is not None else (None, None)
@@ -352,7 +474,7 @@ def _loop(key: LoopKey):
                 df = k["lam_top"] * forcing_tangent(mixed, dmixed) + mixed @ (weights * dk["lam_top"])
                 ds = ds_old
                 dvm = (dp + st * df) / rate - vm_n * drate_rel
-            return (gain * dw + inject(df, first_row), ds), jnp.concatenate([ds[None], dvm + dk["xb_rows"]])
+            return (gain * dw + inject(separate(df), first_row), ds), jnp.concatenate([ds[None], dvm + dk["xb_rows"]])
 
         (dw, ds_end), out = jax.lax.scan(body, (to_state(kappa, dyh0), ds0), xs)
         return out[:, 0], out[:, 1:], from_state(kappa, dw), ds_end
