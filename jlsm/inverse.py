@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._compile import jit as _jit
+from ._compile import paused_gc
 from .errors import InputError, ObservationError, ParameterError
 from .forcing import Forcing
 from .model import LandSurfaceModel, simulate
@@ -414,9 +415,10 @@ def _initial_array(initial, forcing):
 
 def _import_result_modules():
     """Import what assembling the results needs (xarray, metrics); called while a chunk runs."""
-    import xarray  # noqa: F401
+    with paused_gc():
+        import xarray  # noqa: F401
 
-    from . import metrics  # noqa: F401
+        from . import metrics  # noqa: F401
 
 
 def _check_problem(model, forcing, observations, space, fit, validate, steps, polish, chunk):

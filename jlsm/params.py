@@ -337,7 +337,10 @@ class ParameterSpace:
         if method == "sobol":
             import warnings
 
-            from scipy.stats import qmc
+            from ._compile import paused_gc
+
+            with paused_gc():  # importing scipy.stats: 0.5 s, no garbage worth collecting
+                from scipy.stats import qmc
 
             with warnings.catch_warnings():
                 # balance is best at powers of 2; any n is still a valid low-discrepancy set

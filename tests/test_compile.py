@@ -44,3 +44,24 @@ def test_jit_traces_arrays_holds_the_rest_static_and_survives_an_unknown_option(
     out = scaled(np.arange(3.0), 3.0, "b")  # the unknown option is dropped, not an error
     np.testing.assert_array_equal(np.asarray(out["y"]), [0.0, 3.0, 6.0])
     assert _compile._supported == [False]
+
+
+def test_jit_pauses_the_garbage_collector_only_during_the_call():
+    import gc
+
+    seen = []
+
+    @_compile.jit
+    def traced(x):
+        seen.append(gc.isenabled())
+        return x + 1.0
+
+    assert gc.isenabled()
+    traced(jnp.ones(2))
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        traced(jnp.ones(3))  # a new shape: traced again, and the collector stays off after
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
