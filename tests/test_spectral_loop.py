@@ -162,6 +162,39 @@ def test_vmap_of_the_rule():
         np.testing.assert_allclose(g[i], np.asarray(jax.jit(jax.grad(lambda p: loss(p, init, sw)))(batch[i])), rtol=1e-10)
 
 
+def test_nested_vmap_and_batched_cond():
+    """Starts and a second mapped axis (here the SWdown series), nested either way, and the loop
+    inside a ``lax.cond`` whose predicate is mapped (both branches then run batched): the same
+    values, gradients and forward-mode derivatives as one call at a time."""
+    grid, forcing = GRIDS["uniform"], _forcing("energy_balance")
+    loss = _loss(_model(SpectralSolver(), grid, "energy_balance", "fixed"), forcing)
+    init, sw = _initial(grid), forcing.sw_down
+    params = jnp.stack([jnp.asarray(P0 * f) for f in (1.0, 1.1, 0.93)])
+    series = jnp.stack([sw, 0.8 * sw])
+    value_and_grad = jax.value_and_grad(loss)
+    one = jax.jit(value_and_grad)
+    expected = [[one(p, init, x) for x in series] for p in params]
+    nested = jax.jit(jax.vmap(jax.vmap(value_and_grad, (None, None, 0)), (0, None, None)))(params, init, series)
+    swapped = jax.jit(jax.vmap(jax.vmap(value_and_grad, (0, None, None)), (None, None, 0)))(params, init, series)
+    for i in range(3):
+        for j in range(2):
+            for got in ((nested[0][i, j], nested[1][i, j]), (swapped[0][j, i], swapped[1][j, i])):
+                np.testing.assert_allclose(got[0], expected[i][j][0], rtol=1e-11)
+                np.testing.assert_allclose(got[1], expected[i][j][1], rtol=1e-9, atol=1e-12)
+
+    def branch(p):
+        return jax.lax.cond(p[0] > 0.72, lambda q: loss(q, init, sw), lambda q: 2.0 * loss(q, init, sw), p)
+
+    values = jax.jit(jax.vmap(branch))(params)
+    grads = jax.jit(jax.vmap(jax.grad(branch)))(params)
+    forward = jax.jit(jax.vmap(jax.jacfwd(branch)))(params)
+    for i, p in enumerate(params):
+        scale = 1.0 if p[0] > 0.72 else 2.0
+        np.testing.assert_allclose(values[i], scale * expected[i][0][0], rtol=1e-11)
+        np.testing.assert_allclose(grads[i], scale * expected[i][0][1], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(forward[i], scale * expected[i][0][1], rtol=1e-8, atol=1e-12)
+
+
 def test_gradient_memory_does_not_grow_with_the_grid():
     """Reverse mode through the loop stores scalars per step, not profiles: its
     working memory is the same for 101 and 801 nodes (plain autodiff of the

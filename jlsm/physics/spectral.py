@@ -235,10 +235,18 @@ def _trailing_batch(core):
     return call, plain
 
 
-def separate(x):
-    """``x`` computed on its own: XLA does not fuse (and so repeat) the per-start scalar
-    work that produced it into every element of the profile-sized update that uses it."""
-    return jax.lax.optimization_barrier(x)
+class Basis(typing.NamedTuple):
+    """The grid constants a spectral loop reads, as arrays (passed as arguments, not captured)."""
+
+    mu: jax.Array  # (Na[, b]) eigenvalues [m-2]
+    first_row: jax.Array  # (Na[, b]) v_first: the basis row of the first solved node
+    table_t: jax.Array  # (ncols, Na[, b]) R^T: the basis rows read every step
+
+
+def _dtype(*arrays):
+    """The floating dtype of a loop's arithmetic."""
+    dtype = jnp.result_type(*arrays)
+    return dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.result_type(float)
 
 
 def _batch_width(*trees) -> int:
@@ -258,41 +266,46 @@ def _loop(key: LoopKey):
     mu_np = np.asarray(m.mu)
     top_conductance = m.top_conductance
 
-    # Vectors over the modes are (Na, *batch), with batch the shape of kappa:
-    # () for one start, (B,) with the start axis last in the batched runs.
-    def column(v, kappa):
-        """The constant vector ``v`` (Na,) shaped to broadcast against (Na, *kappa.shape)."""
-        v = jnp.asarray(v, jnp.result_type(kappa))
-        return v.reshape(v.shape + (1,) * jnp.ndim(kappa))
+    def basis(dtype):
+        """The grid's constants as arrays of ``dtype`` (one start: no batch axis)."""
+        return Basis(
+            mu=jnp.asarray(mu_np, dtype), first_row=jnp.asarray(first_row_np, dtype),
+            table_t=jnp.asarray(table_np.T, dtype),
+        )
 
+    # Vectors over the modes are (Na, *batch): (Na,) for one start; (Na, B) with
+    # the start axis last in the batched runs, where the basis arrays carry a
+    # trailing axis of size 1 (or B) and broadcast against kappa (B,).
     def read(table_t, v):
-        """The read-out products R^T v (ncols, *batch), with ``table_t`` = R^T (ncols, Na)."""
-        return table_t @ v
+        """The read-out products R^T v (ncols, *batch), with ``table_t`` = R^T (ncols, Na[, b])."""
+        if table_t.ndim == 2:
+            return table_t @ v
+        if table_t.shape[-1] == 1:
+            return table_t[..., 0] @ v
+        return jnp.einsum("cnb,nb->cb", table_t, v)
 
-    def coefficients(kappa):
+    def coefficients(bas, kappa):
         """(g, g * d, d * v_first @ R) with d = 1 / (1 + theta kappa mu): the loop's kappa-dependent vectors."""
-        mu = column(mu_np, kappa)
-        damp = 1.0 / (1.0 + theta * kappa * mu)
-        gain = (1.0 - (1.0 - theta) * kappa * mu) * damp
-        st = read(jnp.asarray(table_np.T, damp.dtype), column(first_row_np, kappa) * damp)
-        return gain, gain * damp, st
+        damp = 1.0 / (1.0 + theta * kappa * bas.mu)
+        gain = (1.0 - (1.0 - theta) * kappa * bas.mu) * damp
+        return gain, gain * damp, read(bas.table_t, bas.first_row * damp)
 
-    def to_state(kappa, yh):
+    def to_state(bas, kappa, yh):
         """w = yh / d: the carried state is w with yh = d * w, so the injection vector is constant."""
-        return yh * (1.0 + theta * kappa * column(mu_np, kappa))
+        return yh * (1.0 + theta * kappa * bas.mu)
 
-    def from_state(kappa, w):
+    def from_state(bas, kappa, w):
         """yh = d * w."""
-        return w / (1.0 + theta * kappa * column(mu_np, kappa))
+        return w / (1.0 + theta * kappa * bas.mu)
 
     def inject(f, first_row):
         """f * v_first as a product with a constant row (its transpose is a matrix-vector product)."""
         return jnp.dot(f[None], first_row[None, :])
 
-    def scalars(kappa, rest):
+    def scalars(bas, kappa, rest):
         """Per-start scalar constants of the surface update."""
         rate, h, es, xb0, xb_rows = rest
-        st = coefficients(kappa)[2]
+        st = coefficients(bas, kappa)[2]
         k = dict(rate=rate, xb_rows=xb_rows, st=st)
         if coupled:
             c = theta * st[0] / rate
@@ -341,23 +354,23 @@ def _loop(key: LoopKey):
     # previous step's flux) is carried, one product with the constant read-out
     # matrix, and the surface update. Starting from (yh0, 0), the final state
     # is yh = x + f * q.
-    def injection(kappa):
+    def injection(bas, kappa):
         """q = d * v_first (Na, *batch)."""
-        return column(first_row_np, kappa) / (1.0 + theta * kappa * column(mu_np, kappa))
+        return bas.first_row / (1.0 + theta * kappa * bas.mu)
 
     def forcing(pair, weights):
         """(b at t, b at t + 1) of one step: weights @ series, per start."""
         return jnp.sum(pair[0] * weights, axis=0), jnp.sum(pair[1] * weights, axis=0)
 
-    def run_core(kappa, rest, weights, series, yh0, s0):
+    def run_core(bas, kappa, rest, weights, series, yh0, s0):
         """The primal loop, every array with a trailing batch axis (see :func:`_trailing_batch`)."""
-        width = _batch_width(kappa, rest, weights, yh0, s0)
+        width = _batch_width(kappa, rest, weights, series, yh0, s0)
         kappa = jnp.broadcast_to(kappa, (width,))
-        gain, _, _ = coefficients(kappa)
-        q = injection(kappa)
+        gain, _, _ = coefficients(bas, kappa)
+        q = injection(bas, kappa)
         gq = gain * q
-        table_t = jnp.asarray(table_np.T, gain.dtype)
-        k = scalars(kappa, rest)
+        table_t = bas.table_t
+        k = scalars(bas, kappa, rest)
 
         def body(carry, pair):
             x, f_old, s_old = carry
@@ -371,24 +384,23 @@ def _loop(key: LoopKey):
         (x, f, s), (s_all, values) = jax.lax.scan(body, carry, time_major(series))
         return s_all, values, x + f * q, s
 
-    def sensitivity_core(kappa, rest, weights, series, yh0, s0):
+    def sensitivity_core(bas, kappa, rest, weights, series, yh0, s0):
         """The primal loop, its derivative along kappa and the per-step coefficients (trailing batch axis)."""
-        width = _batch_width(kappa, rest, weights, yh0, s0)
+        width = _batch_width(kappa, rest, weights, series, yh0, s0)
         kappa = jnp.broadcast_to(kappa, (width,))
         one = jnp.ones_like(kappa)
-        (gain, _, _), (gain_k, _, _) = jax.jvp(coefficients, (kappa,), (one,))
-        q, q_k = jax.jvp(injection, (kappa,), (one,))
+        (gain, _, _), (gain_k, _, _) = jax.jvp(lambda kap: coefficients(bas, kap), (kappa,), (one,))
+        q, q_k = jax.jvp(lambda kap: injection(bas, kap), (kappa,), (one,))
         gq, gq_k = gain * q, gain_k * q + gain * q_k
-        mu_gain = column(mu_np, kappa) * gain
-        table_t = jnp.asarray(table_np.T, gain.dtype)
-        k, k_kappa = jax.jvp(lambda kap: scalars(kap, rest), (kappa,), (one,))
+        table_t = bas.table_t
+        k, k_kappa = jax.jvp(lambda kap: scalars(bas, kap, rest), (kappa,), (one,))
 
         def body(carry, pair):
             x, x_k, f_old, f_old_k, s_old, s_old_k = carry
             c = gain * x + f_old * gq
             if theta == 1.0:  # gain_k = -mu gain^2, gq_k = -2 mu gain gq: written with c, not x,
                 # so the update of x can happen in place (no copy of the state per step)
-                c_k = gain * x_k + f_old_k * gq - mu_gain * (c + f_old * gq)
+                c_k = gain * (x_k - bas.mu * (c + f_old * gq)) + f_old_k * gq
             else:
                 c_k = gain * x_k + gain_k * x + f_old_k * gq + f_old * gq_k
             b_now, b_next = forcing(pair, weights)
@@ -412,9 +424,9 @@ def _loop(key: LoopKey):
     fast_sensitivity, plain_sensitivity = _trailing_batch(sensitivity_core)
 
     @jax.custom_jvp
-    def run_with_sensitivity(kappa, rest, weights, series, yh0, s0):
+    def run_with_sensitivity(bas, kappa, rest, weights, series, yh0, s0):
         """The primal run, its derivative along kappa, and the per-step coefficients (one start)."""
-        return fast_sensitivity(kappa, rest, weights, series, yh0, s0)
+        return fast_sensitivity(bas, kappa, rest, weights, series, yh0, s0)
 
     @run_with_sensitivity.defjvp
     def _sensitivity_jvp(primals, tangents):  # second derivatives only: plain autodiff of the same loop
@@ -427,68 +439,83 @@ def _loop(key: LoopKey):
         a constant) times a tangent, so reverse mode transposes it without
         storing anything new. ``dseries`` is None when the forcing series carry
         no tangent (the usual case: only the weights depend on parameters).
+
+        What does not depend on the loop's own state (the tangents of the
+        parameters and of the forcing) is gathered into per-step sources
+        before the loop, all steps at once; the loop keeps only the recurrence
+        (the profile, the surface anomaly and the few scalars between them), so
+        its transpose accumulates nothing per parameter.
         """
-        gain, gd, _ = coefficients(kappa)
-        table = jnp.asarray(table_np, gain.dtype)
-        first_row = jnp.asarray(first_row_np, gain.dtype)
-        k, dk = jax.jvp(lambda r: scalars(kappa, r), (rest,), (drest,))
+        bas = basis(jnp.result_type(kappa))
+        gain, gd, _ = coefficients(bas, kappa)
+        table, first_row = bas.table_t.T, bas.first_row
+        k, dk = jax.jvp(lambda r: scalars(bas, kappa, r), (rest,), (drest,))
         rate, st = k["rate"], k["st"]
         drate_rel = dk["rate"] / rate  # d(rate) / rate
+
+        def forcing_tangent(f, df):
+            """d(weights @ f) at every step (T-1,); df is the series' own tangent or None."""
+            d = f.T @ dweights
+            return d if df is None else d + df.T @ weights
+
+        now, nxt = series[:, :-1], series[:, 1:]
+        dnow, dnxt = (None, None) if dseries is None else (dseries[:, :-1], dseries[:, 1:])
         if coupled:
             s, t4, w, q, u0m, vm = coef[:, 0], coef[:, 1], coef[:, 2], coef[:, 3], coef[:, 4], coef[:, 5:]
-            s_prev = jnp.concatenate([jnp.reshape(s0, (1,)), s[:-1]])
-            t4_prev = (t_ref + s_prev) ** 4
-            q_prev = k["h"] + 4.0 * k["es"] * (t_ref + s_prev) ** 3
-            xs = (s, t4, w, q, u0m, vm, s_prev, t4_prev, q_prev, series[:, :-1].T, series[:, 1:].T)
-        else:  # the theta-weighted prescribed anomaly phi = weights @ mixed
-            xs = (coef, theta * series[:, 1:].T + (1.0 - theta) * series[:, :-1].T)
-        if dseries is not None:
-            xs = xs + (dseries[:, :-1].T, dseries[:, 1:].T)
-
-        def forcing_tangent(f_n, df_n):
-            """d(weights @ f) at one time; df_n is the series' own tangent or None."""
-            d = f_n @ dweights
-            return d if df_n is None else d + df_n @ weights
+            source_beta = theta * forcing_tangent(nxt, dnxt)
+            if theta != 1.0:
+                s_prev = jnp.concatenate([jnp.reshape(s0, (1,)), s[:-1]])
+                q_prev = k["h"] + 4.0 * k["es"] * (t_ref + s_prev) ** 3
+                source_beta = source_beta + (1.0 - theta) * (
+                    forcing_tangent(now, dnow) - s_prev * dk["h"] - (t_ref + s_prev) ** 4 * dk["es"]
+                )
+            else:
+                q_prev = jnp.zeros_like(s)
+            source_u = dk["xb0"] - u0m * drate_rel - s * dk["a"] - t4 * dk["ce"]
+            source_f = s * dk["h"] + t4 * dk["es"]
+            xs = (jnp.stack([source_beta, source_u, source_f], axis=1), jnp.stack([w, q, q_prev], axis=1))
+        else:  # the prescribed anomaly: the flux tangent needs no recurrence
+            mixed = theta * nxt + (1.0 - theta) * now
+            dmixed = None if dseries is None else theta * dnxt + (1.0 - theta) * dnow
+            vm = coef
+            xs = k["lam_top"] * forcing_tangent(mixed, dmixed) + mixed.T @ (weights * dk["lam_top"])
 
         def body(carry, x):
             dw, ds_old = carry
-            v = gd * dw
+            v = gain * (gain * dw) if theta == 1.0 else gd * dw  # gd = gain^2 when theta = 1: one array fewer to read
             # the read-out as one reduction per row: reverse mode transposes it into
             # element-wise products that fuse with the state update (a product with
             # the few-column table would become a separate, slower outer product)
-            dp = separate(jnp.stack([jnp.sum(v * table[:, j]) for j in range(len(columns))]))
+            dp = jnp.stack([jnp.sum(v * table[:, j]) for j in range(len(columns))])
             if coupled:
-                s_n, t4_n, w_n, q_n, u0m_n, vm_n, s_p, t4_p, q_p, f_now, f_next = x[:11]
-                df_now, df_next = x[11:] if dseries is not None else (None, None)
-                db_now, db_next = forcing_tangent(f_now, df_now), forcing_tangent(f_next, df_next)
-                dbeta = theta * db_next
-                if theta != 1.0:
-                    dbeta = dbeta + (1.0 - theta) * (db_now - s_p * dk["h"] - t4_p * dk["es"] - q_p * ds_old)
-                du0 = (dp[0] + st[0] * dbeta) / rate - u0m_n * drate_rel + dk["xb0"]
-                ds = w_n * (du0 - s_n * dk["a"] - t4_n * dk["ce"])
-                df = dbeta - theta * (s_n * dk["h"] + t4_n * dk["es"] + q_n * ds)
-                dvm = (dp[1:] + st[1:] * df) / rate - vm_n * drate_rel
+                (source_beta, source_u, source_f), (w_n, q_n, q_p) = (x[0][i] for i in range(3)), (x[1][i] for i in range(3))
+                dbeta = source_beta if theta == 1.0 else source_beta - (1.0 - theta) * q_p * ds_old
+                ds = w_n * ((dp[0] + st[0] * dbeta) / rate + source_u)
+                df = dbeta - theta * (source_f + q_n * ds)
+                out = jnp.concatenate([ds[None], df[None], dp[1:]])
             else:
-                vm_n, mixed = x[:2]
-                dmixed = None if dseries is None else theta * x[3] + (1.0 - theta) * x[2]
-                df = k["lam_top"] * forcing_tangent(mixed, dmixed) + mixed @ (weights * dk["lam_top"])
-                ds = ds_old
-                dvm = (dp + st * df) / rate - vm_n * drate_rel
-            return (gain * dw + inject(separate(df), first_row), ds), jnp.concatenate([ds[None], dvm + dk["xb_rows"]])
+                ds, df = ds_old, x
+                out = dp
+            return (gain * dw + inject(df, first_row), ds), out
 
-        (dw, ds_end), out = jax.lax.scan(body, (to_state(kappa, dyh0), ds0), xs)
-        return out[:, 0], out[:, 1:], from_state(kappa, dw), ds_end
+        (dw, ds_end), out = jax.lax.scan(body, (to_state(bas, kappa, dyh0), ds0), xs)
+        if coupled:
+            ds_all, df_all, dp_rows = out[:, 0], out[:, 1], out[:, 2:]
+        else:
+            ds_all, df_all, dp_rows = jnp.broadcast_to(ds0, out.shape[:1]), xs, out
+        dvalues = (dp_rows + df_all[:, None] * st[len(columns) - n_rows :]) / rate - vm * drate_rel + dk["xb_rows"]
+        return ds_all, dvalues, from_state(bas, kappa, dw), ds_end
 
     @jax.custom_jvp
     def loop(kappa, rest, weights, series, yh0, s0):
-        return run(kappa, rest, weights, series, yh0, s0)
+        return run(basis(_dtype(kappa, yh0)), kappa, rest, weights, series, yh0, s0)
 
     def loop_jvp(primals, tangents):
         kappa, rest, weights, series, yh0, s0 = primals
         dkappa, drest, dweights, dseries, dyh0, ds0 = tangents
         drest, dweights, dyh0, ds0 = _instantiate((drest, dweights, dyh0, ds0), (rest, weights, yh0, s0))
         dseries = None if _is_zero(dseries) else dseries
-        primal, along_kappa, coef = run_with_sensitivity(kappa, rest, weights, series, yh0, s0)
+        primal, along_kappa, coef = run_with_sensitivity(basis(_dtype(kappa, yh0)), kappa, rest, weights, series, yh0, s0)
         along_rest = tangent(kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, coef)
         if _is_zero(dkappa):
             return primal, along_rest
