@@ -6,32 +6,35 @@ keep compiled programs on disk between processes with
 :func:`enable_compilation_cache`.
 """
 
-from .cache import enable_compilation_cache
-from .errors import (
-    ConfigError,
-    DataFileError,
-    ForcingError,
-    GridError,
-    InputError,
-    JlsmError,
-    ObservationError,
-    ParameterError,
-)
-from .forcing import Forcing
-from .grid import SoilGrid
-from .inverse import Objective, Tolerances, invert
-from .model import LandSurfaceModel, Output, simulate
-from .observe import Observable, Observations
-from .params import Parameter, ParameterSpace
-from .physics import (
-    BowenRatioExchange,
-    JacobiSolver,
-    ModalSolver,
-    Radiation,
-    SoilThermal,
-    SpectralSolver,
-    TridiagonalSolver,
-)
+from ._gc import paused_gc as _paused_gc
+
+with _paused_gc():  # importing Equinox and jlsm's modules (see jlsm._gc)
+    from .cache import enable_compilation_cache
+    from .errors import (
+        ConfigError,
+        DataFileError,
+        ForcingError,
+        GridError,
+        InputError,
+        JlsmError,
+        ObservationError,
+        ParameterError,
+    )
+    from .forcing import Forcing
+    from .grid import SoilGrid
+    from .inverse import Objective, Tolerances, invert
+    from .model import LandSurfaceModel, Output, simulate
+    from .observe import Observable, Observations
+    from .params import Parameter, ParameterSpace
+    from .physics import (
+        BowenRatioExchange,
+        JacobiSolver,
+        ModalSolver,
+        Radiation,
+        SoilThermal,
+        SpectralSolver,
+        TridiagonalSolver,
+    )
 
 __version__ = "0.1.0"
 

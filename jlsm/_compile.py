@@ -13,21 +13,19 @@ against 0.8 and 1.7 s on a 2-core machine); results agree to round-off
 (estimates within 1e-11 relative). An XLA that does not know an option
 compiles without the options.
 
-Python's cyclic garbage collector is paused during a call (:func:`paused_gc`):
-tracing and lowering create a few hundred thousand objects that stay alive,
-and the full collections they set off each scan every object of the process,
-0.05-0.1 s apiece once JAX, SciPy and xarray are loaded (about 0.3 s of a new
-process's first inversion). The garbage is collected after the call.
+Python's cyclic garbage collector is paused during a call
+(:func:`jlsm._gc.paused_gc`): the full collections that tracing and lowering
+set off took about 0.3 s of a new process's first inversion (warm cache).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 
 import equinox as eqx
 import jax
+
+from ._gc import paused_gc
 
 COMPILER_OPTIONS: dict[str, object] = {"xla_cpu_use_fusion_emitters": False}
 """XLA options for jlsm's compiled programs (empty: XLA's defaults)."""
@@ -71,18 +69,6 @@ def jit(fun):
         return eqx.combine(out_dynamic, out_static.value)
 
     return call
-
-
-@contextlib.contextmanager
-def paused_gc():
-    """Python's cyclic garbage collector paused for the block (for tracing and big imports)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Static(eqx.Module):

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._compile import jit as _jit
-from ._compile import paused_gc
+from ._gc import paused_gc
 from .errors import InputError, ObservationError, ParameterError
 from .forcing import Forcing
 from .model import LandSurfaceModel, simulate

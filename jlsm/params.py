@@ -337,9 +337,9 @@ class ParameterSpace:
         if method == "sobol":
             import warnings
 
-            from ._compile import paused_gc
+            from ._gc import paused_gc
 
-            with paused_gc():  # importing scipy.stats: 0.5 s, no garbage worth collecting
+            with paused_gc():  # importing scipy.stats: 0.5 s
                 from scipy.stats import qmc
 
             with warnings.catch_warnings():

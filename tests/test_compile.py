@@ -65,3 +65,11 @@ def test_jit_pauses_the_garbage_collector_only_during_the_call():
         assert seen == [False, False] and not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_importing_jlsm_leaves_the_garbage_collector_as_it_was():
+    code = "import gc, sys; on = sys.argv[1] == 'on'; (gc.enable if on else gc.disable)(); import jlsm; print(gc.isenabled() == on)"
+    for state in ("on", "off"):
+        proc = subprocess.run([sys.executable, "-c", code, state], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.strip() == "True"
