@@ -317,10 +317,9 @@ def _loop(key: LoopKey):
     def surface(p, s_old, b_now, b_next, k):
         """The scalar part of a step from the read-out products p.
 
-        Returns (f, s, values, coefficients): the net flux f into the column,
-        the surface anomaly, the anomalies at the rows, and the per-step
-        scalars that the linear tangent step needs. Element-wise over a
-        trailing batch axis.
+        Returns (f, s, values): the net flux f into the column, the surface
+        anomaly and the anomalies at the rows. Element-wise over a trailing
+        batch axis.
         """
         rate, st = k["rate"], k["st"]
         if coupled:
@@ -331,18 +330,13 @@ def _loop(key: LoopKey):
             u0m = (p[0] + beta * st[0]) / rate
             a = k["a"]
             s = surface_root((u0m + k["xb0"]) / a, k["ce"] / a, t_ref, s_old, iterations + 1)
-            t3 = (t_ref + s) ** 3
-            t4 = t3 * (t_ref + s)
-            f = beta - theta * (h * s + es * t4)
+            f = beta - theta * (h * s + es * (t_ref + s) ** 4)
             vm = (p[1:] + f * st[1:]) / rate
-            w = 1.0 / (a + 4.0 * k["ce"] * t3)
-            coef = jnp.concatenate([jnp.stack([s, t4, w, h + 4.0 * es * t3, u0m]), vm])
         else:
             f = (theta * b_next + (1.0 - theta) * b_now) * k["lam_top"]
             s = s_old
             vm = (p + f * st) / rate
-            coef = vm
-        return f, s, vm + k["xb_rows"], coef
+        return f, s, vm + k["xb_rows"]
 
     def time_major(series):
         """(series at t, series at t + 1) for the T - 1 steps, time first: (T-1, J, *batch) each."""
@@ -376,7 +370,7 @@ def _loop(key: LoopKey):
             x, f_old, s_old = carry
             c = gain * x + f_old * gq
             b_now, b_next = forcing(pair, weights)
-            f, s, values, _ = surface(read(table_t, c), s_old, b_now, b_next, k)
+            f, s, values = surface(read(table_t, c), s_old, b_now, b_next, k)
             return (c, f, s), (s, values)
 
         zero = jnp.zeros((width,), gain.dtype)
@@ -385,7 +379,7 @@ def _loop(key: LoopKey):
         return s_all, values, x + f * q, s
 
     def sensitivity_core(bas, kappa, rest, weights, series, yh0, s0):
-        """The primal loop, its derivative along kappa and the per-step coefficients (trailing batch axis)."""
+        """The primal loop and its derivative along kappa (trailing batch axis)."""
         width = _batch_width(kappa, rest, weights, series, yh0, s0)
         kappa = jnp.broadcast_to(kappa, (width,))
         one = jnp.ones_like(kappa)
@@ -404,39 +398,40 @@ def _loop(key: LoopKey):
             else:
                 c_k = gain * x_k + gain_k * x + f_old_k * gq + f_old * gq_k
             b_now, b_next = forcing(pair, weights)
-            (f, s, values, coef), (f_k, s_k, values_k, _) = jax.jvp(
+            (f, s, values), (f_k, s_k, values_k) = jax.jvp(
                 lambda p_, so, k_: surface(p_, so, b_now, b_next, k_),
                 (read(table_t, c), s_old, k), (read(table_t, c_k), s_old_k, k_kappa),
             )
-            return (c, c_k, f, f_k, s, s_k), (s, values, s_k, values_k, coef)
+            return (c, c_k, f, f_k, s, s_k), (s, values, s_k, values_k)
 
         zero = jnp.zeros((width,), gain.dtype)
         shape = gain.shape
         carry = (jnp.broadcast_to(yh0, shape), jnp.zeros(shape, gain.dtype), zero, zero,
                  jnp.broadcast_to(s0, (width,)), zero)
-        (x, x_k, f, f_k, s, s_k), (s_all, values, s_k_all, values_k, coef) = jax.lax.scan(
+        (x, x_k, f, f_k, s, s_k), (s_all, values, s_k_all, values_k) = jax.lax.scan(
             body, carry, time_major(series)
         )
         yh_end, yh_end_k = x + f * q, x_k + f_k * q + f * q_k
-        return (s_all, values, yh_end, s), (s_k_all, values_k, yh_end_k, s_k), coef
+        return (s_all, values, yh_end, s), (s_k_all, values_k, yh_end_k, s_k)
 
     run, _ = _trailing_batch(run_core)
     fast_sensitivity, plain_sensitivity = _trailing_batch(sensitivity_core)
 
     @jax.custom_jvp
     def run_with_sensitivity(bas, kappa, rest, weights, series, yh0, s0):
-        """The primal run, its derivative along kappa, and the per-step coefficients (one start)."""
+        """The primal run and its derivative along kappa (one start)."""
         return fast_sensitivity(bas, kappa, rest, weights, series, yh0, s0)
 
     @run_with_sensitivity.defjvp
     def _sensitivity_jvp(primals, tangents):  # second derivatives only: plain autodiff of the same loop
         return jax.jvp(plain_sensitivity, primals, tangents)
 
-    def tangent(kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, coef):
+    def tangent(kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, s, values):
         """Linear response of (s, values) to the tangents of everything but kappa.
 
-        Every product in the loop is (a stored coefficient, a forcing value or
-        a constant) times a tangent, so reverse mode transposes it without
+        Every product in the loop is (a coefficient computed from the primal
+        surface anomaly ``s`` and values, a forcing value or a constant) times
+        a tangent, so reverse mode transposes it without
         storing anything new. ``dseries`` is None when the forcing series carry
         no tangent (the usual case: only the weights depend on parameters).
 
@@ -452,6 +447,7 @@ def _loop(key: LoopKey):
         k, dk = jax.jvp(lambda r: scalars(bas, kappa, r), (rest,), (drest,))
         rate, st = k["rate"], k["st"]
         drate_rel = dk["rate"] / rate  # d(rate) / rate
+        vm = values - k["xb_rows"]
 
         def forcing_tangent(f, df):
             """d(weights @ f) at every step (T-1,); df is the series' own tangent or None."""
@@ -461,7 +457,11 @@ def _loop(key: LoopKey):
         now, nxt = series[:, :-1], series[:, 1:]
         dnow, dnxt = (None, None) if dseries is None else (dseries[:, :-1], dseries[:, 1:])
         if coupled:
-            s, t4, w, q, u0m, vm = coef[:, 0], coef[:, 1], coef[:, 2], coef[:, 3], coef[:, 4], coef[:, 5:]
+            t3 = (t_ref + s) ** 3
+            t4 = t3 * (t_ref + s)
+            w = 1.0 / (k["a"] + 4.0 * k["ce"] * t3)  # ds / du0 of the surface root
+            q = k["h"] + 4.0 * k["es"] * t3  # d(turbulent + emitted) / ds
+            u0m = k["a"] * s + k["ce"] * t4 - k["xb0"]  # the root's equation solved for u0
             source_beta = theta * forcing_tangent(nxt, dnxt)
             if theta != 1.0:
                 s_prev = jnp.concatenate([jnp.reshape(s0, (1,)), s[:-1]])
@@ -477,7 +477,6 @@ def _loop(key: LoopKey):
         else:  # the prescribed anomaly: the flux tangent needs no recurrence
             mixed = theta * nxt + (1.0 - theta) * now
             dmixed = None if dseries is None else theta * dnxt + (1.0 - theta) * dnow
-            vm = coef
             xs = k["lam_top"] * forcing_tangent(mixed, dmixed) + mixed.T @ (weights * dk["lam_top"])
 
         def body(carry, x):
@@ -515,8 +514,9 @@ def _loop(key: LoopKey):
         dkappa, drest, dweights, dseries, dyh0, ds0 = tangents
         drest, dweights, dyh0, ds0 = _instantiate((drest, dweights, dyh0, ds0), (rest, weights, yh0, s0))
         dseries = None if _is_zero(dseries) else dseries
-        primal, along_kappa, coef = run_with_sensitivity(basis(_dtype(kappa, yh0)), kappa, rest, weights, series, yh0, s0)
-        along_rest = tangent(kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, coef)
+        primal, along_kappa = run_with_sensitivity(basis(_dtype(kappa, yh0)), kappa, rest, weights, series, yh0, s0)
+        s, values = primal[0], primal[1]
+        along_rest = tangent(kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, s, values)
         if _is_zero(dkappa):
             return primal, along_rest
         return primal, tuple(k * dkappa + r for k, r in zip(along_kappa, along_rest))
