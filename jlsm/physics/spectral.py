@@ -469,11 +469,10 @@ def _loop(key: LoopKey):
                 source_beta = source_beta + (1.0 - theta) * (
                     forcing_tangent(now, dnow) - s_prev * dk["h"] - (t_ref + s_prev) ** 4 * dk["es"]
                 )
-            else:
-                q_prev = jnp.zeros_like(s)
             source_u = dk["xb0"] - u0m * drate_rel - s * dk["a"] - t4 * dk["ce"]
             source_f = s * dk["h"] + t4 * dk["es"]
-            xs = (jnp.stack([source_beta, source_u, source_f], axis=1), jnp.stack([w, q, q_prev], axis=1))
+            xs = (jnp.stack([source_beta, source_u, source_f], axis=1),
+                  jnp.stack([w, q] if theta == 1.0 else [w, q, q_prev], axis=1))
         else:  # the prescribed anomaly: the flux tangent needs no recurrence
             mixed = theta * nxt + (1.0 - theta) * now
             dmixed = None if dseries is None else theta * dnxt + (1.0 - theta) * dnow
@@ -487,8 +486,8 @@ def _loop(key: LoopKey):
             # the few-column table would become a separate, slower outer product)
             dp = jnp.stack([jnp.sum(v * table[:, j]) for j in range(len(columns))])
             if coupled:
-                (source_beta, source_u, source_f), (w_n, q_n, q_p) = (x[0][i] for i in range(3)), (x[1][i] for i in range(3))
-                dbeta = source_beta if theta == 1.0 else source_beta - (1.0 - theta) * q_p * ds_old
+                (source_beta, source_u, source_f), (w_n, q_n) = (x[0][i] for i in range(3)), (x[1][0], x[1][1])
+                dbeta = source_beta if theta == 1.0 else source_beta - (1.0 - theta) * x[1][2] * ds_old
                 ds = w_n * ((dp[0] + st[0] * dbeta) / rate + source_u)
                 df = dbeta - theta * (source_f + q_n * ds)
                 out = jnp.concatenate([ds[None], df[None], dp[1:]])
