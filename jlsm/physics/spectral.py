@@ -27,6 +27,12 @@ at every step. :func:`spectral_loop` instead carries a derivative rule
 Forward mode (``jax.jvp``, ``jax.jacfwd``) uses the rule directly; reverse
 mode transposes the linear scan, so a gradient stores O(T) scalars instead
 of O(N T) profile values and costs a few O(N) vector operations per step.
+
+Under ``jax.vmap`` the primal and sensitivity runs keep the profiles of all
+starts as one (modes, starts) matrix (:func:`_trailing_batch`): the read-out
+is then one matrix product with the constant basis rows per step, instead of
+one small product per start. The linear scan, which reverse mode transposes,
+is batched by JAX as usual.
 """
 
 from __future__ import annotations
