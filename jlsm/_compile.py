@@ -14,8 +14,8 @@ against 0.8 and 1.7 s on a 2-core machine); results agree to round-off
 compiles without the options.
 
 Python's cyclic garbage collector is paused during a call
-(:func:`jlsm._gc.paused_gc`): the full collections that tracing and lowering
-set off took about 0.3 s of a new process's first inversion (warm cache).
+(:func:`jlsm._gc.paused_gc`): otherwise tracing and lowering set off a full
+collection or two, about 0.1 s of a new process's first inversion (warm cache).
 """
 
 from __future__ import annotations
