@@ -377,12 +377,12 @@ def _loop(key: LoopKey):
             c = gain * x + f_old * gq
             b_now, b_next = forcing(pair, weights)
             f, s, values = surface(read(table_t, c), s_old, b_now, b_next, k)
-            return (c, f, s), (s, values)
+            return (c, f, s), jnp.concatenate([s[None], values])  # one stacked output per step
 
         zero = jnp.zeros((width,), gain.dtype)
         carry = (jnp.broadcast_to(yh0, gain.shape), zero, jnp.broadcast_to(s0, (width,)))
-        (x, f, s), (s_all, values) = jax.lax.scan(body, carry, time_major(series))
-        return s_all, values, x + f * q, s
+        (x, f, s), out = jax.lax.scan(body, carry, time_major(series))
+        return out[:, 0], out[:, 1:], x + f * q, s
 
     def sensitivity_core(bas, kappa, rest, weights, series, yh0, s0):
         """The primal loop and its derivative along kappa (trailing batch axis)."""
@@ -408,17 +408,16 @@ def _loop(key: LoopKey):
                 lambda p_, so, k_: surface(p_, so, b_now, b_next, k_),
                 (read(table_t, c), s_old, k), (read(table_t, c_k), s_old_k, k_kappa),
             )
-            return (c, c_k, f, f_k, s, s_k), (s, values, s_k, values_k)
+            return (c, c_k, f, f_k, s, s_k), jnp.concatenate([s[None], values, s_k[None], values_k])
 
         zero = jnp.zeros((width,), gain.dtype)
         shape = gain.shape
         carry = (jnp.broadcast_to(yh0, shape), jnp.zeros(shape, gain.dtype), zero, zero,
                  jnp.broadcast_to(s0, (width,)), zero)
-        (x, x_k, f, f_k, s, s_k), (s_all, values, s_k_all, values_k) = jax.lax.scan(
-            body, carry, time_major(series)
-        )
+        (x, x_k, f, f_k, s, s_k), out = jax.lax.scan(body, carry, time_major(series))
         yh_end, yh_end_k = x + f * q, x_k + f_k * q + f * q_k
-        return (s_all, values, yh_end, s), (s_k_all, values_k, yh_end_k, s_k)
+        n = 1 + n_rows
+        return (out[:, 0], out[:, 1:n], yh_end, s), (out[:, n], out[:, n + 1 :], yh_end_k, s_k)
 
     run, _ = _trailing_batch(run_core)
     fast_sensitivity, plain_sensitivity = _trailing_batch(sensitivity_core)
@@ -477,8 +476,9 @@ def _loop(key: LoopKey):
                 )
             source_u = dk["xb0"] - u0m * drate_rel - s * dk["a"] - t4 * dk["ce"]
             source_f = s * dk["h"] + t4 * dk["es"]
-            xs = (jnp.stack([source_beta, source_u, source_f], axis=1),
-                  jnp.stack([w, q] if theta == 1.0 else [w, q, q_prev], axis=1))
+            # the linear sources stacked (one per-step slice); the coefficients as separate
+            # series (slicing a stacked primal array would become a scan of its own)
+            xs = (jnp.stack([source_beta, source_u, source_f], axis=1), w, q, None if theta == 1.0 else q_prev)
         else:  # the prescribed anomaly: the flux tangent needs no recurrence
             mixed = theta * nxt + (1.0 - theta) * now
             dmixed = None if dseries is None else theta * dnxt + (1.0 - theta) * dnow
@@ -492,8 +492,8 @@ def _loop(key: LoopKey):
             # the few-column table would become a separate, slower outer product)
             dp = jnp.stack([jnp.sum(v * table[:, j]) for j in range(len(columns))])
             if coupled:
-                (source_beta, source_u, source_f), (w_n, q_n) = (x[0][i] for i in range(3)), (x[1][0], x[1][1])
-                dbeta = source_beta if theta == 1.0 else source_beta - (1.0 - theta) * x[1][2] * ds_old
+                (source_beta, source_u, source_f), w_n, q_n, q_p = (x[0][i] for i in range(3)), x[1], x[2], x[3]
+                dbeta = source_beta if theta == 1.0 else source_beta - (1.0 - theta) * q_p * ds_old
                 ds = w_n * ((dp[0] + st[0] * dbeta) / rate + source_u)
                 df = dbeta - theta * (source_f + q_n * ds)
                 out = jnp.concatenate([ds[None], df[None], dp[1:]])
