@@ -33,7 +33,9 @@ Sections (each writes ``benchmarks/results/<section>.json``; all of them feed
 
 Timings are the best (minimum; medians are kept in the JSON) wall-clock time
 of repeated calls after a warm-up call, with ``block_until_ready``; ns = nanoseconds per node x step x
-start. Benchmark processes run with OPENBLAS_NUM_THREADS=1. On a shared
+start. In the throughput section the forward and gradient calls alternate
+(so a change of load affects both alike) and short cells are sampled up to
+100 times within the cell's time budget. Benchmark processes run with OPENBLAS_NUM_THREADS=1. On a shared
 machine, compare numbers from the same run (the ratios), not across runs.
 """
 
