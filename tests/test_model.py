@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from columns import GETTERS
 from jlsm.errors import GridError, JlsmError, ParameterError
 from jlsm.grid import SoilGrid
 from jlsm.model import LandSurfaceModel, simulate
@@ -17,15 +18,6 @@ from jlsm.physics import SoilThermal
 from jlsm.synthetic import INITIAL_TEMPERATURE, OBSERVED_DEPTHS, paper_forcing, paper_model
 
 NAMES = ("albedo", "emissivity", "h", "beta", "conductivity", "heat_capacity", "bottom_temperature")
-GETTERS = {
-    "albedo": lambda m: m.radiation.albedo,
-    "emissivity": lambda m: m.radiation.emissivity,
-    "h": lambda m: m.turbulence.h,
-    "beta": lambda m: m.turbulence.beta,
-    "conductivity": lambda m: m.soil.conductivity,
-    "heat_capacity": lambda m: m.soil.heat_capacity,
-    "bottom_temperature": lambda m: m.bottom_temperature,
-}
 
 
 def parameter_vector(model):

@@ -6,36 +6,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jlsm.grid import SoilGrid
+from columns import GETTERS, GRIDS, column_forcing, column_model
 from jlsm.model import LandSurfaceModel, simulate
-from jlsm.physics import BowenRatioExchange, Radiation, SoilThermal, TridiagonalSolver
+from jlsm.physics import SoilThermal, TridiagonalSolver
 from jlsm.physics.soil_heat import SpectralSolver
 from jlsm.synthetic import INITIAL_TEMPERATURE, OBSERVED_DEPTHS, paper_forcing, paper_model
 
-OMEGA = 2 * np.pi / 86400.0
-
 
 def _forcing(top, hours=72):
-    forcing = paper_forcing(hours=hours)
-    if top == "prescribed":
-        t = np.arange(forcing.n_times) * forcing.dt
-        forcing = eqx.tree_at(
-            lambda f: f.top_temperature, forcing, jnp.asarray(293.0 + 8.0 * np.sin(OMEGA * t)),
-            is_leaf=lambda x: x is None,
-        )
-    return forcing
-
-
-def _model(solver, grid, top, bottom, soil=None):
-    return LandSurfaceModel(
-        grid, soil or SoilThermal(0.8, 2.2e6), Radiation(0.2, 0.95), BowenRatioExchange(15.0, 1.5),
-        bottom_temperature=290.0, top=top, bottom=bottom, solver=solver,
-    )
+    return column_forcing(top, hours)
 
 
 _run = eqx.filter_jit(lambda m, f: simulate(m, f, initial=INITIAL_TEMPERATURE, depths=(0.0, 0.03, 0.1), profile=True))
-
-GRIDS = {"uniform": SoilGrid.uniform(1.0, 41), "stretched": SoilGrid.stretched(1.5, 31, 1.1)}
 
 
 @pytest.mark.parametrize("theta", [1.0, 0.5])
@@ -46,8 +28,8 @@ GRIDS = {"uniform": SoilGrid.uniform(1.0, 41), "stretched": SoilGrid.stretched(1
 )
 def test_same_solution_as_tridiagonal(grid_name, top, bottom, theta):
     grid, forcing = GRIDS[grid_name], _forcing(top)
-    fast = _run(_model(SpectralSolver(theta=theta), grid, top, bottom), forcing)
-    ref = _run(_model(TridiagonalSolver(theta=theta), grid, top, bottom), forcing)
+    fast = _run(column_model(SpectralSolver(theta=theta), grid, top, bottom), forcing)
+    ref = _run(column_model(TridiagonalSolver(theta=theta), grid, top, bottom), forcing)
     scale = np.abs(np.asarray(ref.profile) - 273.15).max()
     for name in ("profile", "temperature", "ts", "ground", "bottom", "lw_up", "sensible"):
         a, b = np.asarray(getattr(fast, name)), np.asarray(getattr(ref, name))
@@ -58,8 +40,8 @@ def test_per_node_properties_use_the_tridiagonal_solve():
     grid = GRIDS["stretched"]
     soil = SoilThermal.layered(grid, [0.1, 0.4], [0.5, 1.0, 1.6], [1.4e6, 2.2e6, 2.9e6])
     forcing = _forcing("energy_balance")
-    fast = _run(_model(SpectralSolver(), grid, "energy_balance", "fixed", soil), forcing)
-    ref = _run(_model(TridiagonalSolver(), grid, "energy_balance", "fixed", soil), forcing)
+    fast = _run(column_model(SpectralSolver(), grid, "energy_balance", "fixed", soil), forcing)
+    ref = _run(column_model(TridiagonalSolver(), grid, "energy_balance", "fixed", soil), forcing)
     np.testing.assert_array_equal(np.asarray(fast.profile), np.asarray(ref.profile))
 
 
@@ -70,14 +52,6 @@ def test_default_solver_is_spectral():
 
 
 NAMES = ("albedo", "h", "beta", "conductivity", "heat_capacity", "bottom_temperature")
-GETTERS = {
-    "albedo": lambda m: m.radiation.albedo,
-    "h": lambda m: m.turbulence.h,
-    "beta": lambda m: m.turbulence.beta,
-    "conductivity": lambda m: m.soil.conductivity,
-    "heat_capacity": lambda m: m.soil.heat_capacity,
-    "bottom_temperature": lambda m: m.bottom_temperature,
-}
 
 
 def _loss(solver_name, theta, forcing):

@@ -6,51 +6,27 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from columns import GETTERS, GRIDS, column_forcing, column_model
 from jlsm.grid import SoilGrid
-from jlsm.model import LandSurfaceModel, simulate
-from jlsm.physics import BowenRatioExchange, Radiation, SoilThermal, TridiagonalSolver
+from jlsm.model import simulate
+from jlsm.physics import TridiagonalSolver
 from jlsm.physics.soil_heat import SpectralSolver
 from jlsm.synthetic import paper_forcing
 
-OMEGA = 2 * np.pi / 86400.0
 DEPTHS = (0.0, 0.03, 0.1, 0.257)  # nodes and points between nodes
-GRIDS = {"uniform": SoilGrid.uniform(1.0, 41), "stretched": SoilGrid.stretched(1.5, 31, 1.1)}
+
 CASES = [
     ("uniform", "energy_balance", "fixed"),
     ("stretched", "energy_balance", "zero_flux"),
     ("uniform", "prescribed", "zero_flux"),
     ("stretched", "prescribed", "fixed"),
 ]
-# every differentiable input of the loop: soil, surface exchange, radiation, bottom
 NAMES = ("conductivity", "heat_capacity", "h", "beta", "albedo", "emissivity", "bottom_temperature")
-GETTERS = {
-    "conductivity": lambda m: m.soil.conductivity,
-    "heat_capacity": lambda m: m.soil.heat_capacity,
-    "h": lambda m: m.turbulence.h,
-    "beta": lambda m: m.turbulence.beta,
-    "albedo": lambda m: m.radiation.albedo,
-    "emissivity": lambda m: m.radiation.emissivity,
-    "bottom_temperature": lambda m: m.bottom_temperature,
-}
 P0 = np.array([0.7, 2.4e6, 12.0, 1.3, 0.22, 0.96, 291.0])
 
 
 def _forcing(top, hours=36):
-    forcing = paper_forcing(hours=hours)
-    if top == "prescribed":
-        t = np.arange(forcing.n_times) * forcing.dt
-        forcing = eqx.tree_at(
-            lambda f: f.top_temperature, forcing, jnp.asarray(293.0 + 8.0 * np.sin(OMEGA * t)),
-            is_leaf=lambda x: x is None,
-        )
-    return forcing
-
-
-def _model(solver, grid, top, bottom):
-    return LandSurfaceModel(
-        grid, SoilThermal(0.8, 2.2e6), Radiation(0.2, 0.95), BowenRatioExchange(15.0, 1.5),
-        bottom_temperature=290.0, top=top, bottom=bottom, solver=solver,
-    )
+    return column_forcing(top, hours)
 
 
 def _driver(forcing, top):
@@ -89,8 +65,8 @@ def _initial(grid):
 def test_loop_matches_tridiagonal(grid_name, top, bottom, theta):
     grid, forcing = GRIDS[grid_name], _forcing(top)
     run = eqx.filter_jit(lambda m, f: simulate(m, f, initial=_initial(grid), depths=DEPTHS))
-    fast = run(_model(SpectralSolver(theta=theta), grid, top, bottom), forcing)
-    ref = run(_model(TridiagonalSolver(theta=theta), grid, top, bottom), forcing)
+    fast = run(column_model(SpectralSolver(theta=theta), grid, top, bottom), forcing)
+    ref = run(column_model(TridiagonalSolver(theta=theta), grid, top, bottom), forcing)
     for name in ("temperature", "ts", "ground", "bottom", "lw_up", "sensible"):
         a, b = np.asarray(getattr(fast, name)), np.asarray(getattr(ref, name))
         assert np.abs(a - b).max() <= 1e-10 * max(1.0, np.abs(b).max()), name
@@ -102,8 +78,8 @@ def test_derivatives_match_tridiagonal(grid_name, top, bottom, theta):
     """Reverse and forward mode through the loop's rule against plain autodiff of the direct solve,
     for every parameter, the initial profile and the forcing."""
     grid, forcing = GRIDS[grid_name], _forcing(top)
-    fast = _loss(_model(SpectralSolver(theta=theta), grid, top, bottom), forcing)
-    ref = _loss(_model(TridiagonalSolver(theta=theta), grid, top, bottom), forcing)
+    fast = _loss(column_model(SpectralSolver(theta=theta), grid, top, bottom), forcing)
+    ref = _loss(column_model(TridiagonalSolver(theta=theta), grid, top, bottom), forcing)
     args = (jnp.asarray(P0), _initial(grid), _driver(forcing, top))
     g_fast = jax.jit(jax.grad(fast, argnums=(0, 1, 2)))(*args)
     g_ref = jax.jit(jax.grad(ref, argnums=(0, 1, 2)))(*args)
@@ -116,7 +92,7 @@ def test_derivatives_match_tridiagonal(grid_name, top, bottom, theta):
 
 def test_derivatives_match_finite_differences():
     grid, forcing = GRIDS["uniform"], _forcing("energy_balance", hours=48)
-    loss = _loss(_model(SpectralSolver(), grid, "energy_balance", "fixed"), forcing)
+    loss = _loss(column_model(SpectralSolver(), grid, "energy_balance", "fixed"), forcing)
     init, sw = _initial(grid), forcing.sw_down
     f = jax.jit(lambda p: loss(p, init, sw))
     g = np.asarray(jax.jit(jax.grad(f))(jnp.asarray(P0)))
@@ -132,7 +108,7 @@ def test_second_derivatives_match_finite_differences_of_the_gradient():
     differences of the (verified) gradient and plain autodiff of the direct solve."""
     grid, forcing = GRIDS["uniform"], _forcing("energy_balance", hours=24)
     init, sw = _initial(grid), forcing.sw_down
-    loss = _loss(_model(SpectralSolver(theta=0.5), grid, "energy_balance", "fixed"), forcing)
+    loss = _loss(column_model(SpectralSolver(theta=0.5), grid, "energy_balance", "fixed"), forcing)
     f = lambda q: loss(q, init, sw)  # noqa: E731
     p = np.asarray(P0)
     h_fwd_rev = np.asarray(jax.jit(jax.hessian(f))(jnp.asarray(p)))
@@ -147,14 +123,14 @@ def test_second_derivatives_match_finite_differences_of_the_gradient():
     scale = np.abs(h_fd).max()
     np.testing.assert_allclose(h_fwd_rev, h_rev_fwd, rtol=1e-9, atol=1e-12 * scale)
     np.testing.assert_allclose(h_fwd_rev, h_fd, rtol=1e-4, atol=1e-7 * scale)
-    direct = _loss(_model(TridiagonalSolver(theta=0.5), grid, "energy_balance", "fixed"), forcing)
+    direct = _loss(column_model(TridiagonalSolver(theta=0.5), grid, "energy_balance", "fixed"), forcing)
     h_direct = np.asarray(jax.jit(jax.hessian(lambda q: direct(q, init, sw)))(jnp.asarray(p)))
     np.testing.assert_allclose(h_fwd_rev, h_direct, rtol=1e-7, atol=1e-10 * scale)
 
 
 def test_vmap_of_the_rule():
     grid, forcing = GRIDS["uniform"], _forcing("energy_balance")
-    loss = _loss(_model(SpectralSolver(), grid, "energy_balance", "fixed"), forcing)
+    loss = _loss(column_model(SpectralSolver(), grid, "energy_balance", "fixed"), forcing)
     init, sw = _initial(grid), forcing.sw_down
     batch = jnp.stack([jnp.asarray(P0), jnp.asarray(P0 * np.array([1.3, 0.8, 1.1, 0.9, 1.2, 0.99, 1.002]))])
     g = np.asarray(jax.jit(jax.vmap(jax.grad(lambda p: loss(p, init, sw))))(batch))
@@ -167,7 +143,7 @@ def test_nested_vmap_and_batched_cond():
     inside a ``lax.cond`` whose predicate is mapped (both branches then run batched): the same
     values, gradients and forward-mode derivatives as one call at a time."""
     grid, forcing = GRIDS["uniform"], _forcing("energy_balance")
-    loss = _loss(_model(SpectralSolver(), grid, "energy_balance", "fixed"), forcing)
+    loss = _loss(column_model(SpectralSolver(), grid, "energy_balance", "fixed"), forcing)
     init, sw = _initial(grid), forcing.sw_down
     params = jnp.stack([jnp.asarray(P0 * f) for f in (1.0, 1.1, 0.93)])
     series = jnp.stack([sw, 0.8 * sw])
@@ -203,7 +179,7 @@ def test_gradient_memory_does_not_grow_with_the_grid():
 
     def temp_bytes(solver, nodes):
         grid = SoilGrid.uniform(1.0, nodes)
-        loss = _loss(_model(solver, grid, "energy_balance", "fixed"), forcing)
+        loss = _loss(column_model(solver, grid, "energy_balance", "fixed"), forcing)
         init, sw = _initial(grid), forcing.sw_down
         fn = jax.jit(jax.vmap(jax.grad(lambda p: loss(p, init, sw))))
         analysis = fn.lower(jnp.tile(jnp.asarray(P0), (starts, 1))).compile().memory_analysis()
@@ -221,8 +197,8 @@ def test_gradient_memory_does_not_grow_with_the_grid():
 def test_float32():
     grid, forcing = GRIDS["uniform"], _forcing("energy_balance")
     cast = lambda tree: jax.tree_util.tree_map(lambda a: a.astype(jnp.float32) if eqx.is_inexact_array(a) else a, tree)  # noqa: E731
-    single = _loss(cast(_model(SpectralSolver(), grid, "energy_balance", "fixed")), cast(forcing))
-    double = _loss(_model(SpectralSolver(), grid, "energy_balance", "fixed"), forcing)
+    single = _loss(cast(column_model(SpectralSolver(), grid, "energy_balance", "fixed")), cast(forcing))
+    double = _loss(column_model(SpectralSolver(), grid, "energy_balance", "fixed"), forcing)
     args32 = (jnp.asarray(P0, jnp.float32), _initial(grid).astype(jnp.float32), forcing.sw_down.astype(jnp.float32))
     g32 = jax.jit(jax.grad(single))(*args32)[0]
     g64 = jax.jit(jax.grad(double))(jnp.asarray(P0), _initial(grid), forcing.sw_down)[0]
@@ -232,7 +208,7 @@ def test_float32():
 
 def test_without_the_bottom_flux():
     grid, forcing = GRIDS["uniform"], _forcing("energy_balance")
-    model = _model(SpectralSolver(), grid, "energy_balance", "fixed")
+    model = column_model(SpectralSolver(), grid, "energy_balance", "fixed")
     full = simulate(model, forcing, initial=_initial(grid), depths=DEPTHS)
     lean = simulate(model, forcing, initial=_initial(grid), depths=DEPTHS, bottom_flux=False)
     assert lean.bottom is None and full.bottom is not None
