@@ -473,7 +473,7 @@ def _init_state(opt, problem, u_or_state):
     else:
         u, previous = u_or_state, None
     if isinstance(opt, _GaussNewton):
-        opt_state = jax.vmap(lambda v: opt.init(v, problem))(u)
+        opt_state = jax.vmap(lambda v: opt.init(v, problem))(u)  # no model run: see _GaussNewton
     else:
         opt_state = jax.vmap(opt.init)(u)
     inf = jnp.full((u.shape[0],), jnp.inf, u.dtype)
@@ -564,6 +564,11 @@ def _one_start(s: _StartState, problem, spec: _ChunkSpec):
         iterations=s.iterations + running.astype(jnp.int32),
     )
     recorded = jnp.where(running & finite, loss, jnp.where(status == DIVERGED, jnp.nan, s.loss))
+    if kind == "gauss-newton":  # a fresh state's step only linearises at the start: not an iteration
+        fresh = s.opt_state.fresh
+        kept = eqx.tree_at(lambda t: t.opt_state, s, opt_state)
+        new = jax.tree_util.tree_map(lambda a, b: jnp.where(fresh, a, b), kept, new)
+        recorded = jnp.where(fresh, s.loss, recorded)
     return new, recorded
 
 
@@ -577,17 +582,21 @@ def _run_chunk(state, problem, n, length: int, spec: _ChunkSpec):
     """
     step = jax.vmap(_one_start, in_axes=(0, None, None))
     losses = jnp.zeros((length, state.loss.shape[0]), state.loss.dtype)
+    # a fresh Gauss-Newton state takes one extra pass through the loop, which
+    # linearises at the starting points and records nothing (see _GaussNewton)
+    extra = jnp.any(state.opt_state.fresh).astype(jnp.int32) if spec.kind == "gauss-newton" else 0
 
     def cond(carry):
         i, s, _ = carry
-        return (i < n) & jnp.any(s.status == RUNNING)
+        return (i < n + extra) & jnp.any(s.status == RUNNING)
 
     def body(carry):
         i, s, rows = carry
         s, recorded = step(s, problem, spec)
-        return i + 1, s, rows.at[i].set(recorded)
+        return i + 1, s, rows.at[jnp.maximum(i - extra, 0)].set(recorded)
 
     done, state, losses = jax.lax.while_loop(cond, body, (jnp.asarray(0, jnp.int32), state, losses))
+    done = done - extra
     frozen = jnp.where(state.status == DIVERGED, jnp.nan, state.loss)
     losses = jnp.where((jnp.arange(length) < done)[:, None], losses, frozen[None, :])
     return state, losses
@@ -597,6 +606,7 @@ class _GaussNewtonState(eqx.Module):
     residual: jnp.ndarray
     jacobian: jnp.ndarray
     damping: jnp.ndarray
+    fresh: jnp.ndarray  # True until the first step has linearised at the starting point
 
 
 @dataclasses.dataclass(frozen=True)
@@ -614,35 +624,44 @@ class _GaussNewton:
         return _linearise(self.objective, u, problem)
 
     def init(self, u, problem):
-        r, jac = self._linearise(u, problem)
-        return _GaussNewtonState(r, jac, jnp.asarray(1e-3, u.dtype))
+        """A fresh state: no model run. The first step linearises at ``u`` instead of
+        stepping, so the set-up and the steps share one compiled Jacobian."""
+        m = problem[2].values.size  # one residual per observed value (see Objective.residual)
+        zero = jnp.zeros((), u.dtype)
+        return _GaussNewtonState(
+            jnp.zeros((m,), u.dtype), jnp.zeros((m, u.shape[0]), u.dtype), zero + 1e-3, jnp.asarray(True)
+        )
 
     def step(self, u, st: _GaussNewtonState, problem):
-        """Returns (loss at u, gradient at u, update, new state)."""
-        r, jac, mu = st.residual, st.jacobian, st.damping
-        loss = jnp.sum(r**2)
-        grad = 2.0 * jac.T @ r
+        """Returns (loss at u, gradient at u, update, new state).
+
+        From a fresh state, the step linearises at ``u`` (update zero) and the
+        returned loss and gradient are those at ``u``.
+        """
+        r, jac, mu, fresh = st.residual, st.jacobian, st.damping, st.fresh
         jtj = jac.T @ jac
         scale = jnp.maximum(jnp.diag(jtj), jnp.finfo(u.dtype).eps * jnp.max(jnp.diag(jtj)))
         delta = jnp.linalg.solve(jtj + mu * jnp.diag(scale), -jac.T @ r)
-        delta = jnp.where(jnp.isfinite(delta), delta, 0.0)
+        delta = jnp.where(jnp.isfinite(delta) & ~fresh, delta, 0.0)
         r_try, jac_try = self._linearise(u + delta, problem)
         loss_try = jnp.sum(r_try**2)
-        accept = jnp.isfinite(loss_try) & (loss_try < loss)
+        accept = fresh | (jnp.isfinite(loss_try) & (loss_try < jnp.sum(r**2)))
         new = _GaussNewtonState(
             residual=jnp.where(accept, r_try, r),
             jacobian=jnp.where(accept, jac_try, jac),
-            damping=jnp.clip(jnp.where(accept, mu / 3.0, mu * 4.0), 1e-12, 1e12),
+            damping=jnp.where(fresh, mu, jnp.clip(jnp.where(accept, mu / 3.0, mu * 4.0), 1e-12, 1e12)),
+            fresh=jnp.asarray(False),
         )
-        return loss, grad, jnp.where(accept, delta, 0.0), new
+        loss = jnp.where(fresh, loss_try, jnp.sum(r**2))
+        grad = 2.0 * jnp.where(fresh, jac_try.T @ r_try, jac.T @ r)
+        return loss, grad, jnp.where(accept & ~fresh, delta, 0.0), new
 
 
 @eqx.filter_jit
 def _linearise(objective, u, problem):
     """Residual r(u) and its Jacobian (forward mode) for one start.
 
-    Compiled as its own function so that the set-up and every Gauss-Newton
-    step share one trace of it.
+    Compiled as its own function: every use in a program shares one trace of it.
     """
     jac, r = jax.jacfwd(lambda v: (objective.residual(v, problem),) * 2, has_aux=True)(u)
     return r, jac

@@ -239,6 +239,27 @@ def test_chunk_size_does_not_change_the_result():
     np.testing.assert_array_equal(whole["loss"].values[:, n:], np.broadcast_to(frozen, (5, 42 - n)))
 
 
+def test_gauss_newton_steps_are_counted_from_the_starting_point():
+    # the set-up's linearisation runs inside the step loop (one compiled
+    # Jacobian): it is no iteration, and the first recorded loss is the
+    # misfit at the starting point, followed by Levenberg-Marquardt steps
+    # that never raise it
+    import jax.numpy as jnp
+
+    from jlsm.inverse import Objective
+
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    r = invert(model, forcing, obs, space, starts=3, seed=4, initial=initial, steps=0, polish=3)
+    assert r.sizes["iteration"] == 3
+    np.testing.assert_array_equal(r["iterations"].values, [3, 3, 3])
+    objective = Objective(space)
+    u0 = space.to_unconstrained(r["initial"].values[:, : space.size])
+    at_start = [float(objective(jnp.asarray(u), (model, forcing, obs, initial))) for u in u0]
+    np.testing.assert_allclose(r["loss"].values[:, 0], at_start, rtol=1e-12)
+    loss = r["loss"].values
+    assert np.all(np.diff(loss, axis=1) <= 0) and np.all(loss[:, -1] < loss[:, 0])
+
+
 def test_gauss_newton_run_loads_optax_and_xarray_only_when_needed():
     code = textwrap.dedent(
         """
