@@ -16,14 +16,24 @@ compiles without the options.
 Python's cyclic garbage collector is paused during a call
 (:func:`jlsm._gc.paused_gc`): otherwise tracing and lowering set off a full
 collection or two, about 0.1 s of a new process's first inversion (warm cache).
+
+``f.ahead(*args)`` traces and lowers ``f`` for arguments that may be
+``jax.ShapeDtypeStruct`` placeholders, starts compiling it on a background
+thread (XLA releases the GIL) and returns the abstract result. A later call
+whose arrays have the same shapes and dtypes, with equal static parts, runs
+that program; the caller meanwhile does other work (imports, sampling). On
+more than one device it does nothing: sharded calls compile on first use.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
+import os
 
 import equinox as eqx
 import jax
+import numpy as np
 
 from ._gc import paused_gc
 
@@ -51,14 +61,34 @@ def jit(fun):
             compiled[key] = jax.jit(traced, static_argnums=1, compiler_options=options or None)
         return compiled[key]
 
+    ahead = {}  # signature -> Future of a compiled program
+
     @functools.wraps(fun)
     def call(*args):
         with paused_gc():
             return dispatch(*args)
 
+    def ahead_of_time(*args):
+        """Start compiling for ``args`` (arrays or ShapeDtypeStructs); the abstract result."""
+        with paused_gc():
+            dynamic, static = eqx.partition(args, _is_array_or_abstract)
+            static = _Hashable(static)
+            lowered = program().lower(dynamic, static)
+            out_dynamic, out_static = lowered.out_info
+            if len(jax.devices()) == 1:
+                ahead.setdefault(_signature(dynamic, static), _executor().submit(lowered.compile))
+            return eqx.combine(out_dynamic, out_static.value)
+
+    call.ahead = ahead_of_time
+
     def dispatch(*args):
         dynamic, static = eqx.partition(args, eqx.is_array)
         static = _Hashable(static)
+        if ahead:
+            future = ahead.get(_signature(dynamic, static))
+            if future is not None and future.exception() is None:  # else: compile here, with its error
+                out_dynamic, out_static = future.result()(dynamic)
+                return eqx.combine(out_dynamic, out_static.value)
         try:
             out_dynamic, out_static = program()(dynamic, static)
         except jax.errors.JaxRuntimeError as err:
@@ -92,3 +122,19 @@ class _Hashable:
 
     def __eq__(self, other):
         return isinstance(other, _Hashable) and self.treedef == other.treedef and self.leaves == other.leaves
+
+
+def _is_array_or_abstract(x) -> bool:
+    return eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)
+
+
+def _signature(dynamic, static):
+    """What a compiled program depends on: the static part and every array's shape, dtype and weak type."""
+    leaves, treedef = jax.tree_util.tree_flatten(dynamic)
+    avals = tuple((tuple(x.shape), np.dtype(x.dtype), bool(getattr(x, "weak_type", False))) for x in leaves)
+    return static, treedef, avals
+
+
+@functools.lru_cache(maxsize=1)
+def _executor() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 1), thread_name_prefix="jlsm-compile")

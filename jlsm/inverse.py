@@ -201,8 +201,8 @@ def invert(
     """
     t_start = _time.perf_counter()
     fit, validate = _check_problem(model, forcing, observations, space, fit, validate, steps, polish, chunk)
-    u0, x0 = _starting_points(space, starts, seed, sampler)
-    n_starts = u0.shape[0]
+    if not isinstance(starts, (int, np.integer)):
+        starts = _check_starts(space, starts)
 
     fit_forcing = _window(forcing, fit[1])
     fit_obs = observations.window(*fit)
@@ -210,10 +210,7 @@ def invert(
     initial_array = _initial_array(initial, fit_forcing)
     problem = (model, fit_forcing, fit_obs, initial_array)
     objective = Objective(space, checkpoint_every)
-    dtype = jnp.result_type(*[x for x in jax.tree_util.tree_leaves(problem) if eqx.is_inexact_array(x)])
-    # host-side set-up stays in NumPy: every eager jnp operation is a separate
-    # compilation (or cache look-up) in a fresh process
-    u0 = jax.device_put(np.asarray(_pad_to_devices(np.asarray(u0)), dtype=dtype))
+    dtype = _float_dtype(problem)
 
     phases = [("first_order", optimizer or default_optimizer(steps, learning_rate), steps)] if steps else []
     if polish:
@@ -223,6 +220,17 @@ def invert(
             phases.append(("gauss-newton", _GaussNewton(objective), polish))
         else:
             raise InputError(f"invert: polish_method must be 'gauss-newton' or 'lbfgs', got {polish_method!r}")
+    if not resume:  # compile while the starting points are drawn and the result modules load
+        n = int(starts) if isinstance(starts, (int, np.integer)) else starts.shape[0]
+        _compile_ahead(phases, problem, objective, tolerances, chunk, n, space.size, dtype,
+                       _metrics_problem(model, forcing, observations, initial, fit, validate))
+        _import_result_modules()
+
+    u0, x0 = _starting_points(space, starts, seed, sampler)
+    n_starts = u0.shape[0]
+    # host-side set-up stays in NumPy: every eager jnp operation is a separate
+    # compilation (or cache look-up) in a fresh process
+    u0 = jax.device_put(np.asarray(_pad_to_devices(np.asarray(u0)), dtype=dtype))
     meta = {
         "parameters": list(space.names),
         "starts": int(n_starts),
@@ -447,18 +455,41 @@ def _check_problem(model, forcing, observations, space, fit, validate, steps, po
     return fit, validate
 
 
+def _check_starts(space, starts) -> np.ndarray:
+    """Starting values given as an array: (S, P) physical values."""
+    x0 = np.atleast_2d(np.asarray(starts, dtype=float))
+    if x0.ndim != 2 or x0.shape[-1] != space.size:
+        raise ParameterError(
+            f"invert: starting values must have shape (S, {space.size}) for {', '.join(space.names)}, got {x0.shape}"
+        )
+    return x0
+
+
 def _starting_points(space, starts, seed, sampler):
     if isinstance(starts, (int, np.integer)):
         if starts < 1:
             raise ParameterError(f"invert: number of starts must be >= 1, got {starts}")
         x0 = space.sample(int(starts), seed=seed, method=sampler)
     else:
-        x0 = np.atleast_2d(np.asarray(starts, dtype=float))
-        if x0.shape[-1] != space.size:
-            raise ParameterError(
-                f"invert: starting values must have shape (S, {space.size}) for {', '.join(space.names)}, got {x0.shape}"
-            )
+        x0 = _check_starts(space, starts)
     return space.to_unconstrained(x0), x0
+
+
+def _compile_ahead(phases, problem, objective, tolerances, chunk, n_starts, n_params, dtype, metrics_problem):
+    """Start compiling the programs of an inversion of ``n_starts`` starts (see :mod:`jlsm._compile`).
+
+    The arguments are placeholders with the shapes and dtypes of the real
+    calls below, so those calls find the programs compiled (or compiling).
+    """
+    if n_starts < 1 or len(jax.devices()) > 1:
+        return
+    state = jax.ShapeDtypeStruct((n_starts, n_params), dtype)
+    for phase, opt, n_steps in phases:
+        state = _init_state.ahead(opt, problem, state)
+        spec = _ChunkSpec(opt, objective, tolerances, phase)
+        state, _ = _run_chunk.ahead(state, problem, np.asarray(0, np.int32), min(chunk, n_steps), spec)
+    _to_physical.ahead(objective.space, state.best_u)
+    _simulate_starts.ahead(Objective(objective.space), jax.ShapeDtypeStruct((n_starts, n_params), dtype), metrics_problem)
 
 
 # ------------------------------------------------------------------- engine
@@ -778,10 +809,9 @@ def window_metrics(model, forcing, observations, space, final, *, initial=None, 
     from .metrics import all_metrics
 
     stop = max(fit[1], validate[1] if validate else 0)
-    f = _window(forcing, stop)
-    obs_all = Observations(np.asarray(observations.values)[:stop], observations.observables, observations.scale)
-    problem = (model, f, obs_all, _initial_array(initial, f))
-    x = jax.device_put(np.asarray(final[:, : space.size]))
+    problem = _metrics_problem(model, forcing, observations, initial, fit, validate)
+    dtype = _float_dtype(problem)
+    x = jax.device_put(np.asarray(final[:, : space.size], dtype=dtype))
     sims = np.asarray(_simulate_starts(Objective(space), x, problem))
     obs = np.asarray(observations.values)[:stop]
     windows = {"fit": fit}
@@ -805,6 +835,19 @@ def window_metrics(model, forcing, observations, space, final, *, initial=None, 
         {"metric_value": (("start", "window", "variable", "metric"), np.asarray(values))},
         coords={"window": list(windows), "variable": list(observations.names), "metric": metric_names},
     )
+
+
+def _float_dtype(problem):
+    """The floating-point dtype of a problem's arrays (the precision of the run)."""
+    return jnp.result_type(*[x for x in jax.tree_util.tree_leaves(problem) if eqx.is_inexact_array(x)])
+
+
+def _metrics_problem(model, forcing, observations, initial, fit, validate):
+    """(model, forcing, observations, initial) up to the end of the later window."""
+    stop = max(fit[1], validate[1] if validate else 0)
+    f = _window(forcing, stop)
+    obs_all = Observations(np.asarray(observations.values)[:stop], observations.observables, observations.scale)
+    return (model, f, obs_all, _initial_array(initial, f))
 
 
 @_jit

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -73,3 +74,62 @@ def test_importing_jlsm_leaves_the_garbage_collector_as_it_was():
         proc = subprocess.run([sys.executable, "-c", code, state], capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout.strip() == "True"
+
+
+def test_ahead_compiles_once_for_the_later_call_and_falls_back_on_other_shapes():
+    from jax._src import monitoring
+
+    traces = []
+
+    @_compile.jit
+    def affine(x, shift, name):
+        traces.append(x.shape)
+        return {"y": 2.0 * x + shift, "name": name}
+
+    compiles = []
+
+    def listen(event, duration, fun_name="", **kwargs):
+        if event.endswith("backend_compile_duration") and fun_name == "jit(affine)":
+            compiles.append(event)
+
+    monitoring.register_event_duration_secs_listener(listen)
+    try:
+        abstract = affine.ahead(jax.ShapeDtypeStruct((4,), jnp.float32), np.float32(1.0), "a")
+        assert abstract["y"].shape == (4,) and abstract["y"].dtype == jnp.float32 and abstract["name"] == "a"
+        out = affine(np.arange(4, dtype=np.float32), np.float32(1.0), "a")  # the program compiled ahead
+        np.testing.assert_array_equal(np.asarray(out["y"]), [1.0, 3.0, 5.0, 7.0])
+        assert out["name"] == "a" and traces == [(4,)] and len(compiles) == 1
+        out = affine(np.arange(3, dtype=np.float32), np.float32(1.0), "a")  # another shape: compiled now
+        np.testing.assert_array_equal(np.asarray(out["y"]), [1.0, 3.0, 5.0])
+        out = affine(np.arange(4, dtype=np.float32), np.float32(1.0), "b")  # another static part: compiled now
+        assert out["name"] == "b" and len(compiles) == 3
+    finally:
+        monitoring.unregister_event_duration_listener(listen)
+
+
+def test_an_inversion_compiles_each_program_once():
+    # the programs compiled ahead (while the starting points are drawn) are
+    # the ones the inversion then runs: nothing is compiled twice
+    code = textwrap.dedent(
+        """
+        import collections
+        import jax
+        from jax._src import monitoring
+        jax.config.update("jax_enable_x64", True)
+        from jlsm.inverse import invert
+        from jlsm.synthetic import twin_case
+        model, forcing, obs, space, initial = twin_case("surface+5cm")
+        seen = collections.Counter()
+        monitoring.register_event_duration_secs_listener(
+            lambda event, d, fun_name="", **kw: seen.update([fun_name]) if event.endswith("backend_compile_duration") else None)
+        r = invert(model, forcing, obs, space, starts=3, initial=initial, steps=2, polish=2, fit=(0, 70), validate=(70, 101))
+        programs = {k: v for k, v in seen.items() if k.startswith("jit(_")}
+        print(sorted(programs.items()))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    programs = dict(eval(proc.stdout.strip().splitlines()[-1]))
+    assert set(programs) >= {"jit(_init_state)", "jit(_run_chunk)", "jit(_to_physical)", "jit(_simulate_starts)"}
+    # one set-up and one chunk program per phase (Adam, then Gauss-Newton), one of each of the rest
+    assert programs == {"jit(_init_state)": 2, "jit(_run_chunk)": 2, "jit(_to_physical)": 1, "jit(_simulate_starts)": 1}
