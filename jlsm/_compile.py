@@ -41,6 +41,7 @@ COMPILER_OPTIONS: dict[str, object] = {"xla_cpu_use_fusion_emitters": False}
 """XLA options for jlsm's compiled programs (empty: XLA's defaults)."""
 
 _supported = [True]
+_AHEAD_KEPT = 16  # programs compiled ahead that one function keeps
 
 
 def jit(fun):
@@ -76,7 +77,11 @@ def jit(fun):
             lowered = program().lower(dynamic, static)
             out_dynamic, out_static = lowered.out_info
             if len(jax.devices()) == 1:
-                ahead.setdefault(_signature(dynamic, static), _executor().submit(lowered.compile))
+                key = _signature(dynamic, static)
+                if key not in ahead:
+                    if len(ahead) >= _AHEAD_KEPT:  # the oldest program goes (a later call compiles it again)
+                        ahead.pop(next(iter(ahead)))
+                    ahead[key] = _executor().submit(lowered.compile)
             return eqx.combine(out_dynamic, out_static.value)
 
     call.ahead = ahead_of_time
