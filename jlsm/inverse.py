@@ -595,7 +595,16 @@ def _one_start(s: _StartState, problem, spec: _ChunkSpec):
         iterations=s.iterations + running.astype(jnp.int32),
     )
     recorded = jnp.where(running & finite, loss, jnp.where(status == DIVERGED, jnp.nan, s.loss))
-    if kind == "gauss-newton":  # a fresh state's step only linearises at the start: not an iteration
+    if kind == "gauss-newton":
+        # an accepted step's point comes with its loss (that of the new linearisation), so it
+        # counts as the best point now, not only once a later step evaluates it (the budget's last)
+        loss_new = jnp.sum(opt_state.residual**2)
+        better_new = advance & jnp.any(updates != 0) & (loss_new < new.best_loss)
+        new = eqx.tree_at(
+            lambda t: (t.best_u, t.best_loss), new,
+            (jnp.where(better_new, u_new, new.best_u), jnp.where(better_new, loss_new, new.best_loss)),
+        )
+        # a fresh state's step only linearises at the start: not an iteration
         fresh = s.opt_state.fresh
         kept = eqx.tree_at(lambda t: t.opt_state, s, opt_state)
         new = jax.tree_util.tree_map(lambda a, b: jnp.where(fresh, a, b), kept, new)

@@ -258,6 +258,13 @@ def test_gauss_newton_steps_are_counted_from_the_starting_point():
     np.testing.assert_allclose(r["loss"].values[:, 0], at_start, rtol=1e-12)
     loss = r["loss"].values
     assert np.all(np.diff(loss, axis=1) <= 0) and np.all(loss[:, -1] < loss[:, 0])
+    # the estimate is the last accepted point, with its own loss, even when the budget ends right after it
+    one = invert(model, forcing, obs, space, starts=3, seed=4, initial=initial, steps=0, polish=1)
+    u1 = space.to_unconstrained(one["final"].values[:, : space.size])
+    at_final = [float(objective(jnp.asarray(u), (model, forcing, obs, initial))) for u in u1]
+    np.testing.assert_allclose(one["final_loss"].values, at_final, rtol=1e-8)
+    assert np.all(one["final_loss"].values < one["loss"].values[:, 0])
+    assert not np.allclose(one["final"].values, one["initial"].values)
 
 
 def test_gauss_newton_run_loads_optax_and_xarray_only_when_needed():
