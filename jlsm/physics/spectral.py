@@ -490,16 +490,18 @@ def _loop(key: LoopKey):
             # the read-out as one reduction per row: reverse mode transposes it into
             # element-wise products that fuse with the state update (a product with
             # the few-column table would become a separate, slower outer product)
-            dp = jnp.stack([jnp.sum(v * table[:, j]) for j in range(len(columns))])
+            # (kept as separate scalars, not a stacked vector sliced afterwards: the
+            # transpose of a slice is a padding, one more kernel per step)
+            dp = [jnp.sum(v * table[:, j]) for j in range(len(columns))]
             if coupled:
                 (source_beta, source_u, source_f), w_n, q_n, q_p = (x[0][i] for i in range(3)), x[1], x[2], x[3]
                 dbeta = source_beta if theta == 1.0 else source_beta - (1.0 - theta) * q_p * ds_old
                 ds = w_n * ((dp[0] + st[0] * dbeta) / rate + source_u)
                 df = dbeta - theta * (source_f + q_n * ds)
-                out = jnp.concatenate([ds[None], df[None], dp[1:]])
+                out = jnp.stack([ds, df, *dp[1:]])
             else:
                 ds, df = ds_old, x
-                out = dp
+                out = jnp.stack(dp)
             return (gain * dw + inject(df, first_row), ds), out
 
         (dw, ds_end), out = jax.lax.scan(body, (to_state(bas, kappa, dyh0), ds0), xs)
