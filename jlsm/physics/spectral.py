@@ -312,10 +312,13 @@ def _loop(key: LoopKey):
         """Per-start scalar constants of the surface update."""
         rate, h, es, xb0, xb_rows = rest
         st = coefficients(bas, kappa)[2]
-        k = dict(rate=rate, xb_rows=xb_rows, st=st)
+        # per-start reciprocals: the step multiplies (a divide with several users
+        # would split the step's fused kernels)
+        k = dict(rate=rate, inv_rate=1.0 / rate, xb_rows=xb_rows, st=st)
         if coupled:
             c = theta * st[0] / rate
-            k.update(h=h, es=es, xb0=xb0, c=c, a=1.0 + c * h, ce=c * es)
+            a = 1.0 + c * h
+            k.update(h=h, es=es, xb0=xb0, c=c, a=a, ce=c * es, inv_a=1.0 / a)
         else:
             k.update(lam_top=kappa * rate * top_conductance)
         return k
@@ -327,21 +330,21 @@ def _loop(key: LoopKey):
         anomaly and the anomalies at the rows. Element-wise over a trailing
         batch axis.
         """
-        rate, st = k["rate"], k["st"]
+        inv_rate, st = k["inv_rate"], k["st"]
         if coupled:
             h, es = k["h"], k["es"]
             beta = theta * b_next
             if theta != 1.0:
                 beta = beta + (1.0 - theta) * (b_now - h * s_old - es * (t_ref + s_old) ** 4)
-            u0m = (p[0] + beta * st[0]) / rate
-            a = k["a"]
-            s = surface_root((u0m + k["xb0"]) / a, k["ce"] / a, t_ref, s_old, iterations + 1)
+            u0m = (p[0] + beta * st[0]) * inv_rate
+            inv_a = k["inv_a"]
+            s = surface_root((u0m + k["xb0"]) * inv_a, k["ce"] * inv_a, t_ref, s_old, iterations + 1)
             f = beta - theta * (h * s + es * (t_ref + s) ** 4)
-            vm = (p[1:] + f * st[1:]) / rate
+            vm = (p[1:] + f * st[1:]) * inv_rate
         else:
             f = (theta * b_next + (1.0 - theta) * b_now) * k["lam_top"]
             s = s_old
-            vm = (p + f * st) / rate
+            vm = (p + f * st) * inv_rate
         return f, s, vm + k["xb_rows"]
 
     def time_major(series):
