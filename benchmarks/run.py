@@ -631,6 +631,10 @@ def _fmt(x, spec=".2f"):
 
 def summary_markdown(results, machine, quick, command):
     lines = ["# jlsm benchmarks", ""]
+    # sections kept from earlier invocations name their own command
+    commands = list(dict.fromkeys([r.get("command", command) for r in results.values()] or [command]))
+    command = "; ".join(f"{c} ({', '.join(n for n, r in results.items() if r.get('command', command) == c)})"
+                        for c in commands) if len(commands) > 1 else commands[0]
     lines.append(f"Command: `{command}`{' (quick mode)' if quick else ''}. Machine: {machine['cpu_count']} CPU cores, "
                  f"{machine['backend']}, jax {machine['jax']}, Python {machine['python']}; load average at start "
                  f"{', '.join(f'{v:.1f}' for v in machine['load_average'])}. float64. ns = nanoseconds per node x step x start.")
@@ -758,7 +762,7 @@ def main(argv=None):
             print(f"== {name}", flush=True)
             t0 = time.perf_counter()
             data = SECTION_FUNCS[name](args.quick)
-            data.update(section=name, quick=args.quick, seconds=time.perf_counter() - t0, machine=machine)
+            data.update(section=name, quick=args.quick, seconds=time.perf_counter() - t0, machine=machine, command=command)
             path.write_text(json.dumps(data, indent=2) + "\n")
             print(f"   {time.perf_counter() - t0:.0f} s -> {path}", flush=True)
             results[name] = data
