@@ -466,12 +466,13 @@ def _check_starts(space, starts) -> np.ndarray:
 
 
 def _starting_points(space, starts, seed, sampler):
+    """(unconstrained, physical) starting values: ``starts`` drawn, or given as a checked (S, P) array."""
     if isinstance(starts, (int, np.integer)):
         if starts < 1:
             raise ParameterError(f"invert: number of starts must be >= 1, got {starts}")
         x0 = space.sample(int(starts), seed=seed, method=sampler)
     else:
-        x0 = _check_starts(space, starts)
+        x0 = starts
     return space.to_unconstrained(x0), x0
 
 
@@ -684,15 +685,15 @@ class _GaussNewton:
         delta = jnp.linalg.solve(jtj + mu * jnp.diag(scale), -jac.T @ r)
         delta = jnp.where(jnp.isfinite(delta) & ~fresh, delta, 0.0)
         r_try, jac_try = self._linearise(u + delta, problem)
-        loss_try = jnp.sum(r_try**2)
-        accept = fresh | (jnp.isfinite(loss_try) & (loss_try < jnp.sum(r**2)))
+        loss_at_u, loss_try = jnp.sum(r**2), jnp.sum(r_try**2)
+        accept = fresh | (jnp.isfinite(loss_try) & (loss_try < loss_at_u))
         new = _GaussNewtonState(
             residual=jnp.where(accept, r_try, r),
             jacobian=jnp.where(accept, jac_try, jac),
             damping=jnp.where(fresh, mu, jnp.clip(jnp.where(accept, mu / 3.0, mu * 4.0), 1e-12, 1e12)),
             fresh=jnp.asarray(False),
         )
-        loss = jnp.where(fresh, loss_try, jnp.sum(r**2))
+        loss = jnp.where(fresh, loss_try, loss_at_u)
         grad = 2.0 * jnp.where(fresh, jac_try.T @ r_try, jac.T @ r)
         return loss, grad, jnp.where(accept & ~fresh, delta, 0.0), new
 
@@ -817,12 +818,10 @@ def window_metrics(model, forcing, observations, space, final, *, initial=None, 
 
     from .metrics import all_metrics
 
-    stop = max(fit[1], validate[1] if validate else 0)
     problem = _metrics_problem(model, forcing, observations, initial, fit, validate)
-    dtype = _float_dtype(problem)
-    x = jax.device_put(np.asarray(final[:, : space.size], dtype=dtype))
+    x = jax.device_put(np.asarray(final[:, : space.size], dtype=_float_dtype(problem)))
     sims = np.asarray(_simulate_starts(Objective(space), x, problem))
-    obs = np.asarray(observations.values)[:stop]
+    obs = np.asarray(problem[2].values)
     windows = {"fit": fit}
     if validate:
         windows["validation"] = validate

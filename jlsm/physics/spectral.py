@@ -434,7 +434,7 @@ def _loop(key: LoopKey):
     def _sensitivity_jvp(primals, tangents):  # second derivatives only: plain autodiff of the same loop
         return jax.jvp(plain_sensitivity, primals, tangents)
 
-    def tangent(kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, s, values):
+    def tangent(bas, kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, s, values):
         """Linear response of (s, values) to the tangents of everything but kappa.
 
         Every product in the loop is (a coefficient computed from the primal
@@ -449,7 +449,6 @@ def _loop(key: LoopKey):
         (the profile, the surface anomaly and the few scalars between them), so
         its transpose accumulates nothing per parameter.
         """
-        bas = basis(jnp.result_type(kappa))
         gain, gd, _ = coefficients(bas, kappa)
         table, first_row = bas.table_t.T, bas.first_row
         k, dk = jax.jvp(lambda r: scalars(bas, kappa, r), (rest,), (drest,))
@@ -524,9 +523,10 @@ def _loop(key: LoopKey):
         dkappa, drest, dweights, dseries, dyh0, ds0 = tangents
         drest, dweights, dyh0, ds0 = _instantiate((drest, dweights, dyh0, ds0), (rest, weights, yh0, s0))
         dseries = None if _is_zero(dseries) else dseries
-        primal, along_kappa = run_with_sensitivity(basis(_dtype(kappa, yh0)), kappa, rest, weights, series, yh0, s0)
+        bas = basis(_dtype(kappa, yh0))
+        primal, along_kappa = run_with_sensitivity(bas, kappa, rest, weights, series, yh0, s0)
         s, values = primal[0], primal[1]
-        along_rest = tangent(kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, s, values)
+        along_rest = tangent(bas, kappa, rest, drest, weights, dweights, series, dseries, dyh0, ds0, s0, s, values)
         if _is_zero(dkappa):
             return primal, along_rest
         return primal, tuple(k * dkappa + r for k, r in zip(along_kappa, along_rest))
