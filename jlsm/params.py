@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._sobol import scrambled_sobol
 from .errors import ParameterError
 
 TRANSFORMS = ("sigmoid", "log-sigmoid", "log", "identity")
@@ -325,7 +326,8 @@ class ParameterSpace:
     def sample(self, n: int, *, seed: int = 0, method: str = "sobol") -> np.ndarray:
         """``n`` starting points (n, P) in physical units, inside the bounds.
 
-        ``method``: ``"sobol"`` (scrambled, scipy.stats.qmc) or ``"uniform"``;
+        ``method``: ``"sobol"`` (scrambled, the points of
+        ``scipy.stats.qmc.Sobol(d, scramble=True, seed=seed)``) or ``"uniform"``;
         log-sigmoid parameters are sampled uniformly in log space. Same seed,
         same points.
         """
@@ -335,17 +337,9 @@ class ParameterSpace:
         if n < 1:
             raise ParameterError(f"ParameterSpace.sample: number of starts must be >= 1, got {n}")
         if method == "sobol":
-            import warnings
-
-            from ._gc import paused_gc
-
-            with paused_gc():  # importing scipy.stats: 0.5 s
-                from scipy.stats import qmc
-
-            with warnings.catch_warnings():
-                # balance is best at powers of 2; any n is still a valid low-discrepancy set
-                warnings.simplefilter("ignore", UserWarning)
-                q = qmc.Sobol(d=self.size, scramble=True, seed=seed).random(n)
+            # SciPy's points (any n is a valid low-discrepancy set; balance is best at
+            # powers of 2), without the 0.5-1 s import of scipy.stats
+            q = scrambled_sobol(n, self.size, seed)
         elif method == "uniform":
             q = np.random.default_rng(seed).random((n, self.size))
         else:

@@ -79,3 +79,33 @@ def test_initial_value_outside_bounds_and_missing_path():
     bad = ParameterSpace({"soil.porosity": (0.1, 0.5)})
     with pytest.raises(ParameterError, match="soil.porosity.*does not exist"):
         bad.check_model(paper_model())
+
+
+@pytest.mark.parametrize("d", [1, 2, 6, 13, 32, 33])
+@pytest.mark.parametrize("seed", [0, 7, 2024])
+def test_sobol_points_are_scipys(d, seed):
+    """The sampler's own scrambled Sobol' points equal SciPy's, bit for bit (33 dims: SciPy's own)."""
+    import warnings
+
+    from scipy.stats import qmc
+
+    from jlsm._sobol import scrambled_sobol
+
+    for n in (1, 2, 50, 257):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = qmc.Sobol(d=d, scramble=True, seed=seed).random(n)
+        np.testing.assert_array_equal(scrambled_sobol(n, d, seed), expected)
+
+
+def test_sobol_points_stratify_every_coordinate():
+    """A (t, s)-net property: 2**k scrambled Sobol' points put exactly one point in each of the
+    2**k equal intervals of every coordinate; pseudo-random points almost never do."""
+    from jlsm._sobol import scrambled_sobol
+
+    q = scrambled_sobol(64, 8, seed=5)
+    assert np.all((q >= 0) & (q < 1))
+    for j in range(8):
+        np.testing.assert_array_equal(np.bincount((q[:, j] * 64).astype(int), minlength=64), np.ones(64, int))
+    u = np.random.default_rng(5).random((64, 8))
+    assert not all(np.all(np.bincount((u[:, j] * 64).astype(int), minlength=64) == 1) for j in range(8))
