@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from jlsm._paths import data_dir
 from jlsm.errors import (
     DataFileError,
     ForcingError,
@@ -207,20 +208,6 @@ _DEFAULT_SWC_DEPTHS = (0.05, 0.15, 0.30)
 
 # --------------------------------------------------------------------------
 # data location
-
-
-def data_dir() -> Path | None:
-    """Folder of the real data sets, or None if it does not exist.
-
-    ``$JLSM_DATA_DIR`` if set, else ``../shared/data`` relative to the
-    repository root.
-    """
-    env = os.environ.get("JLSM_DATA_DIR")
-    if env:
-        p = Path(env).expanduser()
-        return p if p.is_dir() else None
-    p = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
-    return p if p.is_dir() else None
 
 
 def data_file(relative: str | os.PathLike) -> Path:

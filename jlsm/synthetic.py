@@ -141,7 +141,7 @@ def load_published_observations(folder: str | os.PathLike | None = None) -> np.n
     from ``folder`` (default: :func:`data_dir`).
     """
     from .errors import DataFileError
-    from .io import data_dir
+    from ._paths import data_dir
 
     base = Path(folder) if folder is not None else (data_dir() or Path("."))
     base = base / "paper-synthetic" if (base / "paper-synthetic").is_dir() else base
