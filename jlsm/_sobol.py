@@ -73,6 +73,8 @@ def scrambled_sobol(n: int, d: int, seed: int) -> np.ndarray:
 
     Equal to ``scipy.stats.qmc.Sobol(d, scramble=True, seed=seed).random(n)``.
     """
+    if not 1 <= n <= 2**BITS:
+        raise ValueError(f"scrambled_sobol: n must be in 1..2**{BITS}, got {n}")
     if d > MAX_DIMENSION:
         import warnings
 

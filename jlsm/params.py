@@ -336,6 +336,8 @@ class ParameterSpace:
                 raise ParameterError(f"ParameterSpace.sample: {p.name} has no bounds to sample from")
         if n < 1:
             raise ParameterError(f"ParameterSpace.sample: number of starts must be >= 1, got {n}")
+        if method == "sobol" and n > 2**30:
+            raise ParameterError(f"ParameterSpace.sample: at most 2**30 Sobol points, got {n}")
         if method == "sobol":
             # SciPy's points (any n is a valid low-discrepancy set; balance is best at
             # powers of 2), without the 0.5-1 s import of scipy.stats
