@@ -80,9 +80,13 @@ def scrambled_sobol(n: int, d: int, seed: int) -> np.ndarray:
 
         from scipy.stats import qmc
 
-        with warnings.catch_warnings():  # balance is best at powers of 2; the seed keyword
+        with warnings.catch_warnings():  # balance is best at powers of 2; the ``seed`` keyword's future
             warnings.simplefilter("ignore")
-            return qmc.Sobol(d=d, scramble=True, seed=seed).random(n)
+            try:
+                engine = qmc.Sobol(d=d, scramble=True, seed=seed)
+            except TypeError:  # a SciPy without the ``seed`` keyword
+                engine = qmc.Sobol(d=d, scramble=True, rng=np.random.default_rng(seed))
+            return engine.random(n)
     rng = np.random.default_rng(seed)
     shift = rng.integers(0, 2, size=(d, BITS), dtype=np.uint32).astype(np.uint64) @ (
         np.uint64(1) << np.arange(BITS, dtype=np.uint64)
