@@ -62,7 +62,11 @@ class Tolerances:
         ftol: relative change of the loss between steps.
         xtol: largest change of an unconstrained parameter between steps.
         gtol: largest gradient component; below it the start has converged.
-        patience: consecutive steps that must pass ``ftol`` and ``xtol``.
+        patience: consecutive steps that must pass ``ftol`` and ``xtol``. In the
+            Gauss-Newton polish a rejected step passes when its linear model
+            promised a relative decrease below ``ftol`` (at a minimum, or along a
+            valley of parameters the data do not identify, every step is rejected
+            so), and fails otherwise.
     """
 
     ftol: float = 1e-10
@@ -393,7 +397,13 @@ def _load_checkpoint(folder: Path, meta, u0, phases, problem):
     phase, done_in_phase = info["phase"], info["done_in_phase"]
     # a template of the saved structure: the optimiser of the phase that produced the state
     template = _init_state(phases[info["state_phase"]][1], problem, jnp.asarray(u0, dtype=info["dtype"]))
-    state = eqx.tree_deserialise_leaves(folder / "state.eqx", template)
+    try:
+        state = eqx.tree_deserialise_leaves(folder / "state.eqx", template)
+    except Exception as err:  # a layout from another jlsm version: too few or differently shaped leaves
+        raise InputError(
+            f"invert: checkpoint {folder}/state.eqx does not match this version's optimiser state "
+            f"({type(err).__name__}: {err}); it was written by jlsm {info.get('versions', {}).get('jlsm', '?')}"
+        ) from err
     if phase >= len(phases):
         done_in_phase = 0
     splits = np.cumsum(saved["lengths"])[:-1]
@@ -571,9 +581,12 @@ def _one_start(s: _StartState, problem, spec: _ChunkSpec):
     small = (rel < tol.ftol) & (jnp.max(jnp.abs(u_new - s.u)) < tol.xtol)
     stalled = jnp.asarray(False)
     if kind == "gauss-newton":
-        # a rejected step is no evidence of convergence; a damping that had to
-        # grow without bound is: no direction lowers the loss any more
-        small = small & jnp.any(updates != 0)
+        # a rejected step is no evidence of convergence, unless its linear model
+        # promised a relative decrease below ftol (at a minimum, or in a flat
+        # valley of parameters the data do not identify, every step is rejected
+        # with such a promise); nor is a damping that had to grow without bound
+        rejected = ~jnp.any(updates != 0)
+        small = jnp.where(rejected, opt_state.predicted < tol.ftol, small)
         stalled = opt_state.damping >= 1e10
     quiet = jnp.where(small, s.quiet + 1, 0)
     converged = (quiet >= tol.patience) | (jnp.max(jnp.abs(grad)) < tol.gtol) | stalled
@@ -648,6 +661,7 @@ class _GaussNewtonState(eqx.Module):
     jacobian: jnp.ndarray
     damping: jnp.ndarray
     fresh: jnp.ndarray  # True until the first step has linearised at the starting point
+    predicted: jnp.ndarray  # relative decrease of sum(r**2) the last proposed step's linear model promised
 
 
 @dataclasses.dataclass(frozen=True)
@@ -656,7 +670,10 @@ class _GaussNewton:
 
     A step is taken when it lowers sum(r**2) (then mu /= 3), otherwise the
     point stays and mu *= 4. The Jacobian comes from forward mode
-    (``jax.jacfwd``), one pass per step carrying P tangents.
+    (``jax.jacfwd``), one pass per step carrying P tangents. Each step also
+    records the relative decrease its linear model promised, which tells a
+    rejected step at a minimum (promise below ``ftol``) from one the damping
+    still has to shorten (see :class:`Tolerances`).
     """
 
     objective: Objective
@@ -670,7 +687,8 @@ class _GaussNewton:
         m = problem[2].values.size  # one residual per observed value (see Objective.residual)
         zero = jnp.zeros((), u.dtype)
         return _GaussNewtonState(
-            jnp.zeros((m,), u.dtype), jnp.zeros((m, u.shape[0]), u.dtype), zero + 1e-3, jnp.asarray(True)
+            jnp.zeros((m,), u.dtype), jnp.zeros((m, u.shape[0]), u.dtype), zero + 1e-3, jnp.asarray(True),
+            zero + jnp.inf,
         )
 
     def step(self, u, st: _GaussNewtonState, problem):
@@ -683,15 +701,20 @@ class _GaussNewton:
         jtj = jac.T @ jac
         scale = jnp.maximum(jnp.diag(jtj), jnp.finfo(u.dtype).eps * jnp.max(jnp.diag(jtj)))
         delta = jnp.linalg.solve(jtj + mu * jnp.diag(scale), -jac.T @ r)
-        delta = jnp.where(jnp.isfinite(delta) & ~fresh, delta, 0.0)
+        usable = jnp.all(jnp.isfinite(delta)) & ~fresh
+        delta = jnp.where(usable, delta, 0.0)
         r_try, jac_try = self._linearise(u + delta, problem)
         loss_at_u, loss_try = jnp.sum(r**2), jnp.sum(r_try**2)
+        # sum(r**2) - sum((r + J delta)**2), relative: what the step's linear model promised
+        j_delta = jac @ delta
+        promised = -(2.0 * (r @ j_delta) + j_delta @ j_delta) / jnp.maximum(loss_at_u, jnp.finfo(u.dtype).tiny)
         accept = fresh | (jnp.isfinite(loss_try) & (loss_try < loss_at_u))
         new = _GaussNewtonState(
             residual=jnp.where(accept, r_try, r),
             jacobian=jnp.where(accept, jac_try, jac),
             damping=jnp.where(fresh, mu, jnp.clip(jnp.where(accept, mu / 3.0, mu * 4.0), 1e-12, 1e12)),
             fresh=jnp.asarray(False),
+            predicted=jnp.where(usable, promised, jnp.inf),
         )
         loss = jnp.where(fresh, loss_try, loss_at_u)
         grad = 2.0 * jnp.where(fresh, jac_try.T @ r_try, jac.T @ r)

@@ -219,6 +219,11 @@ def test_resume_refuses_a_different_run(tmp_path):
     invert(model, forcing, obs, space, starts=2, seed=1, initial=initial, steps=5, polish=0, checkpoint=folder)
     with pytest.raises(InputError, match="seed"):
         invert(model, forcing, obs, space, starts=2, seed=2, initial=initial, steps=5, polish=0, checkpoint=folder, resume=True)
+    # a state file of another layout (another version's optimiser state): a clear error, not a traceback
+    state = folder / "state.eqx"
+    state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    with pytest.raises(InputError, match="state.eqx does not match"):
+        invert(model, forcing, obs, space, starts=2, seed=1, initial=initial, steps=5, polish=0, checkpoint=folder, resume=True)
 
 
 def test_chunk_size_does_not_change_the_result():
@@ -265,6 +270,27 @@ def test_gauss_newton_steps_are_counted_from_the_starting_point():
     np.testing.assert_allclose(one["final_loss"].values, at_final, rtol=1e-8)
     assert np.all(one["final_loss"].values < one["loss"].values[:, 0])
     assert not np.allclose(one["final"].values, one["initial"].values)
+
+
+def test_gauss_newton_stops_soon_after_reaching_a_minimum_in_a_flat_valley():
+    # with noisy observations the misfit at the minimum is not zero, and h and beta
+    # are not identified separately (only h_eff is): every step from the minimum is
+    # rejected. A rejected step whose linear model promised less than ftol counts
+    # towards convergence, so a start stops within `patience` steps of the minimum
+    # instead of rejecting until its damping reaches its bound
+    from jlsm.inverse import Tolerances
+
+    model, forcing, obs, space, initial = twin_case("surface+5cm", noise=0.05, seed=1)
+    tol = Tolerances()
+    r = invert(model, forcing, obs, space, starts=12, seed=0, initial=initial, steps=0, polish=60, tolerances=tol)
+    assert status_counts(r)["converged"] == 12
+    loss = r["loss"].values
+    final = r["final_loss"].values
+    assert np.all(final > 1e-6)  # a noisy fit: the minimum is not zero
+    np.testing.assert_allclose(final, np.min(final), rtol=1e-8)  # every start found the same minimum
+    # first iteration whose recorded loss is the final one to ftol
+    reached = np.argmax(np.abs(loss - final[:, None]) <= tol.ftol * final[:, None], axis=1)
+    assert np.all(r["iterations"].values <= reached + tol.patience + 2), (r["iterations"].values, reached)
 
 
 def test_gauss_newton_run_loads_optax_and_xarray_only_when_needed():
