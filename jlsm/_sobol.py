@@ -57,7 +57,6 @@ def _direction_numbers(d: int) -> np.ndarray:
 def _scramble(v: np.ndarray, lower: np.ndarray) -> np.ndarray:
     """Left linear matrix scramble: bit b of every direction number becomes the
     parity of (row BITS-1-b of the unit lower-triangular matrix) . (its bits)."""
-    d = v.shape[0]
     lower = lower.astype(np.uint64)
     lower[:, np.arange(BITS), np.arange(BITS)] = 1
     bits_of_v = (v[:, :, None] >> np.arange(BITS, dtype=np.uint64)) & 1  # (d, j, k): bit k of v[d, j]
@@ -65,7 +64,7 @@ def _scramble(v: np.ndarray, lower: np.ndarray) -> np.ndarray:
     rows = lower[:, :, ::-1]  # (d, p, k)
     parity = np.einsum("dpk,djk->djp", rows, bits_of_v) & 1  # (d, j, p)
     weights = np.uint64(1) << np.arange(BITS - 1, -1, -1, dtype=np.uint64)  # row p -> bit BITS-1-p
-    return (parity * weights[None, None, :]).sum(axis=2).astype(np.uint64).reshape(d, BITS)
+    return (parity * weights[None, None, :]).sum(axis=2).astype(np.uint64)
 
 
 def scrambled_sobol(n: int, d: int, seed: int) -> np.ndarray:

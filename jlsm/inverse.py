@@ -585,8 +585,8 @@ def _one_start(s: _StartState, problem, spec: _ChunkSpec):
         # promised a relative decrease below ftol (at a minimum, or in a flat
         # valley of parameters the data do not identify, every step is rejected
         # with such a promise); nor is a damping that had to grow without bound
-        rejected = ~jnp.any(updates != 0)
-        small = jnp.where(rejected, opt_state.predicted < tol.ftol, small)
+        accepted = jnp.any(updates != 0)
+        small = jnp.where(accepted, small, opt_state.predicted < tol.ftol)
         stalled = opt_state.damping >= 1e10
     quiet = jnp.where(small, s.quiet + 1, 0)
     converged = (quiet >= tol.patience) | (jnp.max(jnp.abs(grad)) < tol.gtol) | stalled
@@ -613,7 +613,7 @@ def _one_start(s: _StartState, problem, spec: _ChunkSpec):
         # an accepted step's point comes with its loss (that of the new linearisation), so it
         # counts as the best point now, not only once a later step evaluates it (the budget's last)
         loss_new = jnp.sum(opt_state.residual**2)
-        better_new = advance & jnp.any(updates != 0) & (loss_new < new.best_loss)
+        better_new = advance & accepted & (loss_new < new.best_loss)
         new = eqx.tree_at(
             lambda t: (t.best_u, t.best_loss), new,
             (jnp.where(better_new, u_new, new.best_u), jnp.where(better_new, loss_new, new.best_loss)),

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._sobol import BITS as SOBOL_BITS
 from ._sobol import scrambled_sobol
 from .errors import ParameterError
 
@@ -336,9 +337,9 @@ class ParameterSpace:
                 raise ParameterError(f"ParameterSpace.sample: {p.name} has no bounds to sample from")
         if n < 1:
             raise ParameterError(f"ParameterSpace.sample: number of starts must be >= 1, got {n}")
-        if method == "sobol" and n > 2**30:
-            raise ParameterError(f"ParameterSpace.sample: at most 2**30 Sobol points, got {n}")
         if method == "sobol":
+            if n > 2**SOBOL_BITS:
+                raise ParameterError(f"ParameterSpace.sample: at most 2**{SOBOL_BITS} Sobol points, got {n}")
             # SciPy's points (any n is a valid low-discrepancy set; balance is best at
             # powers of 2), without the 0.5-1 s import of scipy.stats
             q = scrambled_sobol(n, self.size, seed)
