@@ -59,6 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ._linalg import spd_solve
 from .errors import InputError, ObservationError, ParameterError
 from .forcing import Forcing
 from .inverse import Objective, invert
@@ -599,7 +600,7 @@ def _levenberg_marquardt(residual, u0, n_iter: int):
         jtj = jac.T @ jac
         diag = jnp.diag(jtj)
         scale = jnp.maximum(diag, eps * jnp.max(diag) + jnp.finfo(u0.dtype).tiny)
-        delta = jnp.linalg.solve(jtj + mu * jnp.diag(scale), -(jac.T @ r))
+        delta = spd_solve(jtj + mu * jnp.diag(scale), -(jac.T @ r))
         delta = jnp.where(jnp.all(jnp.isfinite(delta)), delta, 0.0)
         r_try, j_try = lin(u + delta)
         f_try = jnp.sum(r_try**2)

@@ -39,6 +39,7 @@ import numpy as np
 
 from ._compile import jit as _jit
 from ._gc import paused_gc
+from ._linalg import spd_solve
 from .errors import InputError, ObservationError, ParameterError
 from .forcing import Forcing
 from .model import LandSurfaceModel, simulate
@@ -700,7 +701,7 @@ class _GaussNewton:
         r, jac, mu, fresh = st.residual, st.jacobian, st.damping, st.fresh
         jtj = jac.T @ jac
         scale = jnp.maximum(jnp.diag(jtj), jnp.finfo(u.dtype).eps * jnp.max(jnp.diag(jtj)))
-        delta = jnp.linalg.solve(jtj + mu * jnp.diag(scale), -jac.T @ r)
+        delta = spd_solve(jtj + mu * jnp.diag(scale), -jac.T @ r)
         usable = jnp.all(jnp.isfinite(delta)) & ~fresh
         delta = jnp.where(usable, delta, 0.0)
         r_try, jac_try = self._linearise(u + delta, problem)
