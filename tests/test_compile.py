@@ -107,12 +107,15 @@ def test_ahead_compiles_once_for_the_later_call_and_falls_back_on_other_shapes()
         monitoring.unregister_event_duration_listener(listen)
 
 
-def test_an_inversion_compiles_each_program_once():
+def test_an_inversion_compiles_each_program_once_and_imports_no_scipy():
     # the programs compiled ahead (while the starting points are drawn) are
-    # the ones the inversion then runs: nothing is compiled twice
+    # the ones the inversion then runs: nothing is compiled twice; neither
+    # the starting points (scipy.stats) nor the Levenberg-Marquardt solve
+    # (JAX's LAPACK bindings load scipy.linalg) import SciPy
     code = textwrap.dedent(
         """
         import collections
+        import sys
         import jax
         from jax._src import monitoring
         jax.config.update("jax_enable_x64", True)
@@ -124,12 +127,15 @@ def test_an_inversion_compiles_each_program_once():
             lambda event, d, fun_name="", **kw: seen.update([fun_name]) if event.endswith("backend_compile_duration") else None)
         r = invert(model, forcing, obs, space, starts=3, initial=initial, steps=2, polish=2, fit=(0, 70), validate=(70, 101))
         programs = {k: v for k, v in seen.items() if k.startswith("jit(_")}
+        print(sorted(m for m in sys.modules if m == "scipy" or m.startswith("scipy.")))
         print(sorted(programs.items()))
         """
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    programs = dict(eval(proc.stdout.strip().splitlines()[-1]))
+    *_, scipy_modules, programs = proc.stdout.strip().splitlines()
+    assert eval(scipy_modules) == []
+    programs = dict(eval(programs))
     assert set(programs) >= {"jit(_init_state)", "jit(_run_chunk)", "jit(_to_physical)", "jit(_simulate_starts)"}
     # one set-up and one chunk program per phase (Adam, then Gauss-Newton), one of each of the rest
     assert programs == {"jit(_init_state)": 2, "jit(_run_chunk)": 2, "jit(_to_physical)": 1, "jit(_simulate_starts)": 1}
