@@ -1,6 +1,6 @@
 """jlsm performance benchmarks: one command, JSON and a markdown summary.
 
-    python benchmarks/run.py            # full run (about 30 min on 2 cores)
+    python benchmarks/run.py            # full run (about 15 min on 2 cores)
     python benchmarks/run.py --quick    # a few minutes
     python benchmarks/run.py --only published throughput
 
@@ -31,11 +31,14 @@ Sections (each writes ``benchmarks/results/<section>.json``; all of them feed
   (8760 x 101 nodes) for 1 and 1000 starts, with and without checkpointing
   (XLA's compiled memory analysis, and the peak RSS of a subprocess that runs it).
 
-Timings are the best (minimum; medians are kept in the JSON) wall-clock time
-of repeated calls after a warm-up call, with ``block_until_ready``; ns = nanoseconds per node x step x
-start. In the throughput section the forward and gradient calls alternate
-(so a change of load affects both alike) and short cells are sampled up to
-100 times within the cell's time budget. Benchmark processes run with OPENBLAS_NUM_THREADS=1. On a shared
+Timings are the best (minimum; medians are kept in the JSON) wall-clock time of
+repeated calls after a warm-up call, with ``block_until_ready``; ns =
+nanoseconds per node x step x start. The benchmark processes run with XLA's
+single-kernel CPU loops (:func:`jlsm.enable_loop_kernels`), as the ``jlsm``
+command does; ``--xla-default`` measures with XLA's defaults. In the throughput
+section the forward and gradient calls alternate (so a change of load affects
+both alike) and short cells are sampled up to 100 times within the cell's time
+budget. Benchmark processes run with OPENBLAS_NUM_THREADS=1. On a shared
 machine, compare numbers from the same run (the ratios), not across runs.
 """
 
@@ -187,6 +190,7 @@ def _machine():
         machine=platform.machine(),
         python=platform.python_version(),
         load_average=os.getloadavg(),
+        xla_flags=os.environ.get("XLA_FLAGS", ""),
     )
 
 
@@ -648,6 +652,9 @@ def summary_markdown(results, machine, quick, command):
     lines.append(f"Command: `{command}`{' (quick mode)' if quick else ''}. Machine: {machine['cpu_count']} CPU cores, "
                  f"{machine['backend']}, jax {machine['jax']}, Python {machine['python']}; load average at start "
                  f"{', '.join(f'{v:.1f}' for v in machine['load_average'])}. float64. ns = nanoseconds per node x step x start.")
+    flags = machine.get("xla_flags", "")
+    lines.append(f"XLA_FLAGS: `{flags}`" + (" (`jlsm.enable_loop_kernels`, as the `jlsm` command)"
+                                            if "small_while_loop" in flags else "") if flags else "XLA_FLAGS: none (XLA's defaults).")
     lines.append("Timings on a shared machine vary between runs: compare the ratios measured in the same run.")
     lines.append("")
     pub = results.get("published")
@@ -760,11 +767,17 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="reduced sizes (a few minutes)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=None, help="run only these sections")
     parser.add_argument("--results", type=Path, default=RESULTS, help="output folder")
+    parser.add_argument("--xla-default", action="store_true",
+                        help="XLA's default CPU loops (without jlsm.enable_loop_kernels, which the jlsm command uses)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args(argv)
-    if args.worker:
+    if args.worker:  # XLA_FLAGS comes from the parent process
         print(json.dumps(WORKERS[args.worker](*rest)))
         return 0
+    if not args.xla_default:  # before JAX starts; subprocesses inherit XLA_FLAGS
+        from jlsm.loop_kernels import enable_loop_kernels
+
+        enable_loop_kernels()
     sections = args.only or list(SECTIONS)
     args.results.mkdir(parents=True, exist_ok=True)
     machine = _machine()

@@ -3,7 +3,9 @@
 Importing jlsm changes no global JAX setting; enable float64 yourself with
 ``jax.config.update("jax_enable_x64", True)`` (the ``jlsm`` command does), and
 keep compiled programs on disk between processes with
-:func:`enable_compilation_cache`.
+:func:`enable_compilation_cache`, and let XLA compile small CPU time loops as
+single kernels with :func:`enable_loop_kernels` (before the first JAX
+computation).
 """
 
 from ._gc import paused_gc as _paused_gc
@@ -21,6 +23,7 @@ with _paused_gc():  # importing Equinox and jlsm's modules (see jlsm._gc)
         ParameterError,
     )
     from .forcing import Forcing
+    from .loop_kernels import enable_loop_kernels
     from .grid import SoilGrid
     from .inverse import Objective, Tolerances, invert
     from .model import LandSurfaceModel, Output, simulate
@@ -65,6 +68,7 @@ __all__ = [
     "Tolerances",
     "TridiagonalSolver",
     "enable_compilation_cache",
+    "enable_loop_kernels",
     "invert",
     "simulate",
 ]

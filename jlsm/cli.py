@@ -4,9 +4,10 @@
     jlsm invert CONFIG.toml [--out DIR] [--json FILE]   an inversion described by a config file
     jlsm identify [--depths CM ..] [--noise K ..] [--out DIR]   observation-design sweep (Fisher analysis)
 
-Float64 is switched on here, and the persistent compilation cache
+Float64 is switched on here, the persistent compilation cache
 (``$JLSM_CACHE_DIR``, default ``~/.cache/jlsm/xla``, empty: off; see
-:func:`jlsm.enable_compilation_cache`): the command's choices, importing jlsm
+:func:`jlsm.enable_compilation_cache`) and XLA's single-kernel CPU loops
+(:func:`jlsm.enable_loop_kernels`): the command's choices, importing jlsm
 changes no JAX setting. Errors in the user's input print one line and exit
 with status 2.
 """
@@ -69,6 +70,9 @@ def main(argv=None) -> int:
 
     args = parser.parse_args(argv)
 
+    from .loop_kernels import enable_loop_kernels
+
+    enable_loop_kernels()  # before JAX starts its backends (see jlsm.loop_kernels)
     import jax
 
     if not args.float32:
