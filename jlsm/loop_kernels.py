@@ -35,20 +35,23 @@ def enable_loop_kernels(max_bytes: int = DEFAULT_MAX_BYTES) -> bool:
 
     Call it before the first JAX computation of the process. It adds
     ``--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=<max_bytes>``
-    to ``XLA_FLAGS`` and changes nothing if ``XLA_FLAGS`` already sets
-    ``xla_backend_extra_options`` (your own setting wins) or if JAX has
+    to ``XLA_FLAGS``. It changes nothing if ``XLA_FLAGS`` already sets that
+    threshold (an earlier call, or your own value) or other
+    ``xla_backend_extra_options`` (your own setting wins), or if JAX has
     already started its backends (the option would not be read).
 
     Args:
         max_bytes: the threshold [bytes], a positive integer.
 
     Returns:
-        True if the option will apply to this process's programs, False if
-        nothing was changed.
+        True if ``XLA_FLAGS`` carries the threshold (set now or before),
+        False if it does not.
     """
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
         raise ValueError(f"enable_loop_kernels: max_bytes must be a positive integer number of bytes, got {max_bytes!r}")
     flags = os.environ.get("XLA_FLAGS", "")
+    if _OPTION in flags:
+        return True
     if "xla_backend_extra_options" in flags or _backends_started():
         return False
     os.environ["XLA_FLAGS"] = f"{flags} --xla_backend_extra_options={_OPTION}={max_bytes}".strip()

@@ -33,11 +33,21 @@ def test_it_keeps_the_users_other_flags(fresh):
     assert os.environ["XLA_FLAGS"] == f"--xla_force_host_platform_device_count=4 {OPTION}4096"
 
 
+def test_a_second_call_changes_nothing(fresh):
+    assert enable_loop_kernels() is True
+    assert enable_loop_kernels(4096) is True
+    assert os.environ["XLA_FLAGS"] == f"{OPTION}{DEFAULT_MAX_BYTES}"
+
+
 def test_the_users_own_backend_options_win(fresh):
     mine = "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=1024"
     fresh.setenv("XLA_FLAGS", mine)
-    assert enable_loop_kernels() is False
+    assert enable_loop_kernels() is True  # the threshold is set: the user's value
     assert os.environ["XLA_FLAGS"] == mine
+    other = "--xla_backend_extra_options=xla_cpu_disable_loop_unrolling"
+    fresh.setenv("XLA_FLAGS", other)
+    assert enable_loop_kernels() is False
+    assert os.environ["XLA_FLAGS"] == other
 
 
 def test_it_changes_nothing_once_jax_has_started(monkeypatch):
