@@ -25,7 +25,11 @@ import statistics
 import time
 from pathlib import Path
 
-import jax
+from jlsm.loop_kernels import enable_loop_kernels
+
+enable_loop_kernels()  # as the jlsm command does, before JAX starts
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
