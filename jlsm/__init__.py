@@ -1,11 +1,11 @@
 """jlsm: a differentiable land-surface model in JAX.
 
-Importing jlsm changes no global JAX setting; enable float64 yourself with
-``jax.config.update("jax_enable_x64", True)`` (the ``jlsm`` command does), and
-keep compiled programs on disk between processes with
-:func:`enable_compilation_cache`, and let XLA compile small CPU time loops as
-single kernels with :func:`enable_loop_kernels` (before the first JAX
-computation).
+Importing jlsm changes no global JAX setting (the ``jlsm`` command sets all
+three below). Enable float64 yourself with
+``jax.config.update("jax_enable_x64", True)``, keep compiled programs on disk
+between processes with :func:`enable_compilation_cache`, and let XLA compile
+small CPU time loops as single kernels with :func:`enable_loop_kernels`
+(both before the first JAX computation).
 """
 
 from ._gc import paused_gc as _paused_gc
@@ -23,9 +23,9 @@ with _paused_gc():  # importing Equinox and jlsm's modules (see jlsm._gc)
         ParameterError,
     )
     from .forcing import Forcing
-    from .loop_kernels import enable_loop_kernels
     from .grid import SoilGrid
     from .inverse import Objective, Tolerances, invert
+    from .loop_kernels import enable_loop_kernels
     from .model import LandSurfaceModel, Output, simulate
     from .observe import Observable, Observations
     from .params import Parameter, ParameterSpace
