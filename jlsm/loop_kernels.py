@@ -23,6 +23,7 @@ it (XLA passes no ``xla_``-prefixed option on to LLVM).
 from __future__ import annotations
 
 import os
+import sys
 
 DEFAULT_MAX_BYTES = 262_144
 """Bytes a loop's step may touch to be compiled as one kernel (256 KiB)."""
@@ -60,8 +61,6 @@ def enable_loop_kernels(max_bytes: int = DEFAULT_MAX_BYTES) -> bool:
 
 def _backends_started() -> bool:
     """Whether JAX has started its backends (after which XLA_FLAGS is not read again)."""
-    import sys
-
     if "jax" not in sys.modules:
         return False
     try:
