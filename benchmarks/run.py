@@ -653,8 +653,12 @@ def summary_markdown(results, machine, quick, command):
                  f"{machine['backend']}, jax {machine['jax']}, Python {machine['python']}; load average at start "
                  f"{', '.join(f'{v:.1f}' for v in machine['load_average'])}. float64. ns = nanoseconds per node x step x start.")
     flags = machine.get("xla_flags", "")
-    lines.append(f"XLA_FLAGS: `{flags}`" + (" (`jlsm.enable_loop_kernels`, as the `jlsm` command)"
-                                            if "small_while_loop" in flags else "") if flags else "XLA_FLAGS: none (XLA's defaults).")
+    if not flags:
+        lines.append("XLA_FLAGS: none (XLA's defaults).")
+    elif "small_while_loop" in flags:
+        lines.append(f"XLA_FLAGS: `{flags}` (`jlsm.enable_loop_kernels`, as the `jlsm` command)")
+    else:
+        lines.append(f"XLA_FLAGS: `{flags}`")
     lines.append("Timings on a shared machine vary between runs: compare the ratios measured in the same run.")
     lines.append("")
     pub = results.get("published")
