@@ -17,6 +17,14 @@ from jlsm.errors import DataFileError, ObservationError
 FORCING_VARIABLES = ("SWdown", "LWdown", "Tair", "Qair", "PSurf", "Wind", "Rainf")
 
 
+#: Forcing variables some readers add when the file has them: snowfall
+#: [kg m-2 s-1] where precipitation is separated, leaf area index [m2 m-2].
+OPTIONAL_FORCING = ("Snowf", "LAI")
+
+#: Auxiliary source variables kept beside the forcing to estimate or check it:
+#: photosynthetic photon flux density, vapour-pressure deficit, relative humidity.
+AUXILIARY_VARIABLES = ("PPFD", "VPD", "RH")
+
 #: Forcing variables without which no run is possible.
 REQUIRED_FORCING = ("SWdown", "LWdown", "Tair")
 
@@ -24,7 +32,7 @@ REQUIRED_FORCING = ("SWdown", "LWdown", "Tair")
 #: Observation variables the readers may return.
 OBSERVATION_VARIABLES = (
     "SWup", "LWup", "Qh", "Qle", "Qg", "Rnet", "Qh_cor", "Qle_cor",
-    "SoilTemp", "SoilMoist", "Ts",
+    "SoilTemp", "SoilMoist", "Ts", "Ustar",
 )
 
 
@@ -47,6 +55,9 @@ ACCEPTED_NAMES: dict[str, tuple[str, ...]] = {
     "Qle_cor": ("Qle_cor", "LE_CORR"),
     "SoilTemp": ("SoilTemp", "TS_F_MDS_n"),
     "SoilMoist": ("SoilMoist", "SWC_F_MDS_n"),
+    "Ustar": ("Ustar", "USTAR"),
+    "Snowf": ("Snowf",),
+    "LAI": ("LAI",),
 }
 
 
@@ -89,6 +100,12 @@ _LONG_NAMES = {
     "SoilTemp": "soil temperature",
     "SoilMoist": "volumetric soil water content",
     "Ts": "surface radiometric temperature",
+    "Ustar": "friction velocity",
+    "Snowf": "snowfall rate",
+    "LAI": "leaf area index",
+    "PPFD": "incoming photosynthetic photon flux density",
+    "VPD": "vapour-pressure deficit",
+    "RH": "relative humidity",
 }
 
 
@@ -98,14 +115,15 @@ _KIND = {
     "Rainf": "precip", "SWup": "flux", "LWup": "flux", "Qh": "flux",
     "Qle": "flux", "Qg": "flux", "Rnet": "flux", "Qh_cor": "flux",
     "Qle_cor": "flux", "SoilTemp": "temperature", "SoilMoist": "fraction",
-    "Ts": "temperature",
+    "Ts": "temperature", "Ustar": "speed", "Snowf": "precip", "LAI": "lai",
+    "PPFD": "ppfd", "VPD": "pressure", "RH": "percent",
 }
 
 
 _CANONICAL_UNITS = {
     "flux": "W m-2", "temperature": "K", "humidity": "kg kg-1",
     "pressure": "Pa", "speed": "m s-1", "precip": "kg m-2 s-1",
-    "fraction": "m3 m-3",
+    "fraction": "m3 m-3", "lai": "m2 m-2", "ppfd": "umol m-2 s-1", "percent": "%",
 }
 
 
@@ -116,7 +134,9 @@ _RANGES = {
     "Qh": (-1000.0, 1500.0), "Qle": (-1000.0, 1500.0), "Qg": (-1000.0, 1500.0),
     "Rnet": (-1000.0, 1500.0), "Qh_cor": (-1000.0, 1500.0),
     "Qle_cor": (-1000.0, 1500.0), "SoilTemp": (200.0, 360.0),
-    "SoilMoist": (0.0, 1.0),
+    "SoilMoist": (0.0, 1.0), "Ustar": (0.0, 10.0), "Snowf": (0.0, 0.2),
+    "LAI": (0.0, 15.0), "PPFD": (-100.0, 3000.0), "VPD": (-100.0, 12000.0),
+    "RH": (0.0, 105.0),
 }
 
 

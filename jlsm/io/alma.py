@@ -60,6 +60,16 @@ def _squeeze_space(ds: xr.Dataset, source) -> tuple[xr.Dataset, dict]:
             if np.isfinite(val):
                 site["measurement_height"] = val
                 break
+    for n in ("elevation", "canopy_height"):
+        if n in ds.variables and ds[n].size == 1:
+            val = float(np.asarray(ds[n].values).ravel()[0])
+            if np.isfinite(val):
+                site[n] = val
+    if "IGBP_veg_short" in ds.variables and ds["IGBP_veg_short"].size == 1:
+        val = np.asarray(ds["IGBP_veg_short"].values).ravel()[0]
+        val = val.decode() if isinstance(val, bytes) else str(val)
+        if val.strip():
+            site["igbp"] = val.strip()
     return ds, site
 
 
@@ -116,7 +126,7 @@ def _alma_forcing(raw, times, source, qc_max, dt) -> xr.Dataset:
     names = {
         "SWdown": ("SWdown",), "LWdown": ("LWdown",), "Tair": ("Tair",),
         "Qair": ("Qair",), "PSurf": ("PSurf", "Psurf"), "Wind": ("Wind",),
-        "Rainf": ("Rainf", "Precip"),
+        "Rainf": ("Rainf", "Precip"), "Snowf": ("Snowf",), "LAI": ("LAI",),
     }
     for std in REQUIRED_FORCING:
         if not any(n in raw.variables for n in names[std]):
@@ -161,19 +171,37 @@ def _alma_forcing(raw, times, source, qc_max, dt) -> xr.Dataset:
     return xr.Dataset(out, coords={"time": times})
 
 
-def _alma_obs(raw, times, source, qc_max, dt, forcing, emissivity, soil_depth) -> xr.Dataset:
+def _alma_obs(raw, times, source, qc_max, dt, forcing, emissivity, soil_depth,
+              keep_qc: bool = False) -> xr.Dataset:
+    """Observations of an ALMA file; values flagged above ``qc_max`` become NaN.
+
+    With ``keep_qc`` the file's flags are kept as ``<name>_qc``, and the
+    energy-balance corrected Qh_cor/Qle_cor (no flag of their own in PLUMBER2)
+    are masked with the flags of Qh/Qle, since they are computed from them.
+    """
     out = {}
-    for std in ("SWup", "LWup", "Qh", "Qle", "Qg", "Rnet", "Qh_cor", "Qle_cor"):
+    for std in ("SWup", "LWup", "Qh", "Qle", "Qg", "Rnet", "Qh_cor", "Qle_cor", "Ustar"):
         if std not in raw.variables:
             continue
         vals, su = _convert(_raw_values(raw[std]), raw[std].attrs.get("units"), std, source)
-        bad, _ = _qc_bad(raw, std, qc_max, source)
+        bad, qc_name = _qc_bad(raw, std, qc_max, source)
+        extra = {}
+        if bad is None and keep_qc and std in ("Qh_cor", "Qle_cor") and std[:-4] in raw.variables:
+            bad, qc_name = _qc_bad(raw, std[:-4], qc_max, source)
+            if bad is not None:
+                extra["qc_note"] = f"masked with the flag {qc_name} of {std[:-4]}"
         n_masked = 0
         if bad is not None:
             n_masked = int((bad & np.isfinite(vals)).sum())
             vals = np.where(bad, np.nan, vals)
         _check_range(vals, std, source, times, ObservationError)
-        out[std] = _make_var(std, vals, times, std, su, {"n_qc_masked": n_masked})
+        out[std] = _make_var(std, vals, times, std, su, {"n_qc_masked": n_masked, **extra})
+        if keep_qc and qc_name is not None:
+            out[f"{std}_qc"] = xr.DataArray(
+                _raw_values(raw[qc_name]).reshape(-1), dims=("time",), coords={"time": times},
+                attrs={"long_name": f"{std} quality flag of the file", "units": "1",
+                       "source_variable": qc_name,
+                       "comment": str(raw.attrs.get("QC_flag_descriptions", "0 = measured"))})
     if "SoilTemp" in raw.variables:
         da = raw["SoilTemp"]
         vals, su = _convert(_raw_values(da), da.attrs.get("units"), "SoilTemp", source)

@@ -162,3 +162,143 @@ def check_forcing(ds: xr.Dataset, *, source: str | None = None) -> xr.Dataset:
             )
         _check_range(np.asarray(a, dtype=float), v, src, t, ForcingError)
     return ds
+
+
+# --------------------------------------------------------------------------
+# filling forcing gaps: linear for short gaps, mean diurnal course for longer ones
+
+
+def _diurnal_fill(col: np.ndarray, slot: np.ndarray, s: int, n: int, half_window: int,
+                  min_values: int) -> np.ndarray | None:
+    """Values for the gap col[s:s+n] from the mean of the same time of day in the
+    ``half_window`` steps before and after it; None if a time of day has fewer than
+    ``min_values`` values there."""
+    lo, hi = max(0, s - half_window), min(len(col), s + n + half_window)
+    idx = np.r_[lo:s, s + n:hi]
+    vals, slots = col[idx], slot[idx]
+    ok = np.isfinite(vals)
+    need = slot[s:s + n]
+    nslot = int(slot.max()) + 1
+    sums = np.bincount(slots[ok], weights=vals[ok], minlength=nslot)
+    cnt = np.bincount(slots[ok], minlength=nslot)
+    if np.any(cnt[need] < min_values):
+        return None
+    return sums[need] / cnt[need]
+
+
+def fill_forcing_gaps(ds: xr.Dataset, variables: Iterable[str] | None = None, *,
+                      linear_max_hours: float = 2.0, max_gap_hours: float = 168.0,
+                      window_days: float = 7.0, min_values: int = 3,
+                      long_gaps: str = "error") -> tuple[xr.Dataset, dict]:
+    """Fill forcing gaps and flag every filled value in ``<name>_qc``.
+
+    Gaps of at most ``linear_max_hours`` between two values: linear
+    interpolation in time (flag 2). Gaps up to ``max_gap_hours`` (or shorter
+    gaps at either end of the record): the mean diurnal course of the
+    ``window_days`` days before and after the gap, each time of day averaged
+    over at least ``min_values`` values, the window widened to 2 and 3 times
+    when too few values are found (flag 3; the mean diurnal course of Falge et
+    al. 2001, Agric. For. Meteorol. 107, 43, with windows widened as in the
+    marginal distribution sampling of Reichstein et al. 2005, Glob. Change
+    Biol. 11, 1424). Longer gaps, or gaps whose neighbourhood has too few values:
+    ``long_gaps="error"`` raises :class:`ForcingError` naming the variable and
+    the times; ``"keep"`` leaves them NaN (flag 9) and lists them in the report
+    (see :func:`complete_runs` to split the record around them).
+
+    Returns ``(filled, report)``: ``report[name]`` holds the counts
+    ``linear``, ``diurnal`` and the list ``long_gaps`` of (first, last time,
+    steps). Default variables: the 1-D float variables of ``ds`` whose names
+    do not end in ``_qc``.
+    """
+    from .qc import QC_DIURNAL, QC_LINEAR, QC_MISSING, qc_of, set_qc
+
+    if long_gaps not in ("error", "keep"):
+        raise InputError(f"fill_forcing_gaps: long_gaps must be 'error' or 'keep', got {long_gaps!r}")
+    source = ds.attrs.get("source", "dataset")
+    times = ds["time"].values.astype("datetime64[ns]")
+    step = _timestep_seconds(times)
+    if not step:
+        raise InputError(f"{source}: cannot fill gaps of a record with fewer than two steps")
+    if 86400.0 % step:
+        raise InputError(f"{source}: time step {step:g} s does not divide a day")
+    linear_max = int(np.floor(linear_max_hours * 3600.0 / step + 1e-9))
+    max_steps = int(np.floor(max_gap_hours * 3600.0 / step + 1e-9))
+    half_window = int(round(window_days * 86400.0 / step))
+    per_day = int(round(86400.0 / step))
+    tod = ((times - times.astype("datetime64[D]")).astype("int64") // int(round(step * 1e9)))
+    slot = (tod % per_day).astype(np.int64)
+    tnum = times.astype("int64").astype(float)
+    names = [v for v in _time_vars(ds, variables) if not str(v).endswith("_qc")]
+    out = ds.copy()
+    report: dict = {}
+    for v in names:
+        if v not in ds:
+            raise ForcingError(f"{source}: fill_forcing_gaps: variable {v!r} not found; has {list(ds.data_vars)}")
+        if ds[v].dims != ("time",):
+            continue
+        col = np.array(ds[v].values, dtype=float)
+        qc = qc_of(ds, v)
+        nan = np.isnan(col)
+        rep = {"linear": 0, "diurnal": 0, "long_gaps": []}
+        if nan.all():
+            raise ForcingError(f"{source}: forcing variable {v!r} is entirely missing; nothing to fill from")
+        orig = col.copy()
+        for s, n in _nan_runs(nan):
+            edge = s == 0 or s + n == len(col)
+            if n <= linear_max and not edge:
+                x = tnum[s - 1:s + n + 1]
+                col[s:s + n] = np.interp(x[1:-1], x[[0, -1]], orig[[s - 1, s + n]])
+                qc[s:s + n] = QC_LINEAR
+                rep["linear"] += n
+                continue
+            filled = None
+            if n <= max_steps:
+                for widen in (1, 2, 3):  # widened windows, as in MDS (Reichstein et al. 2005)
+                    filled = _diurnal_fill(orig, slot, s, n, widen * half_window, min_values)
+                    if filled is not None:
+                        break
+            if filled is not None:
+                col[s:s + n] = filled
+                qc[s:s + n] = QC_DIURNAL
+                rep["diurnal"] += n
+                continue
+            first, last = _fmt_time(times[s]), _fmt_time(times[s + n - 1])
+            if long_gaps == "error":
+                why = (f"longer than max_gap_hours={max_gap_hours:g}" if n > max_steps else
+                       f"with fewer than {min_values} values per time of day within {3 * window_days:g} days")
+                raise ForcingError(
+                    f"{source}: forcing variable {v!r} has a gap of {n} steps ({n * step / 3600.0:g} h) "
+                    f"from {first} to {last}, {why}; raise max_gap_hours or split the record there"
+                )
+            rep["long_gaps"].append((first, last, n))
+            qc[s:s + n] = QC_MISSING
+        new = xr.DataArray(col, dims=("time",), coords={"time": ds["time"]}, attrs=dict(ds[v].attrs))
+        new.attrs.update(_gap_attrs(col))
+        new.attrs["n_filled_linear"] = rep["linear"]
+        new.attrs["n_filled_diurnal"] = rep["diurnal"]
+        out[v] = new
+        set_qc(out, v, qc)
+        report[v] = rep
+    out.attrs["gap_filling"] = (
+        f"linear up to {linear_max_hours:g} h; mean diurnal course of +-{window_days:g} days "
+        f"up to {max_gap_hours:g} h; longer gaps: {long_gaps}"
+    )
+    return out, report
+
+
+def complete_runs(ds: xr.Dataset, variables: Iterable[str] | None = None, *,
+                  min_run_hours: float = 0.0) -> list[tuple[int, int]]:
+    """Index ranges ``[(start, stop), ...]`` where every listed variable is finite.
+
+    Runs shorter than ``min_run_hours`` are dropped. Use after
+    :func:`fill_forcing_gaps` with ``long_gaps="keep"`` to split a record
+    into separate runs around the gaps that were too long to fill.
+    """
+    names = [v for v in _time_vars(ds, variables) if not str(v).endswith("_qc")]
+    ok = np.ones(ds.sizes["time"], dtype=bool)
+    for v in names:
+        a = np.asarray(ds[v].transpose("time", ...).values, dtype=float)
+        ok &= np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+    step = _timestep_seconds(ds["time"].values) or 0.0
+    min_steps = int(np.ceil(min_run_hours * 3600.0 / step)) if step else 0
+    return [(s, s + n) for s, n in _nan_runs(ok) if n >= max(min_steps, 1)]

@@ -62,7 +62,7 @@ def read_plumber2(met_path, flux_path=None, *, qc_max: int = 0,
         ftimes = _shift(_time_axis(flux_raw, fsource), -offset)
         flux_raw = flux_raw.assign_coords(time=ftimes)
         obs = _alma_obs(flux_raw, ftimes, fsource, qc_max, _timestep_seconds(ftimes),
-                        forcing, emissivity, None)
+                        forcing, emissivity, None, keep_qc=True)
         site_code = flux_raw.attrs.get("site_code")
         _finish(obs, {**attrs, "source": fsource, "site": site_code, "qc_max": qc_max})
     else:

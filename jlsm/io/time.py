@@ -73,7 +73,8 @@ def _regular_step(ds: xr.Dataset, source) -> float:
 def to_hourly(ds: xr.Dataset, *, label: str | None = None) -> xr.Dataset:
     """Average a sub-hourly dataset (e.g. 30 min) to 1 h.
 
-    An hour is NaN unless all its sub-steps are present. Labels follow
+    An hour is NaN unless all its sub-steps are present; quality flags
+    (``*_qc``) take the largest flag of the sub-steps. Labels follow
     ``label`` (default: the dataset's ``time_label``): ``"end"`` averages the
     steps stamped in (H-1h, H] and labels them H; ``"start"`` or unknown
     averages [H, H+1h) and labels them H. Incomplete hours at either end of the
@@ -104,7 +105,10 @@ def to_hourly(ds: xr.Dataset, *, label: str | None = None) -> xr.Dataset:
             continue
         other = tuple(d for d in da.dims if d != "time")
         a = da.transpose("time", *other).values
-        if np.issubdtype(a.dtype, np.number):
+        if str(v).endswith("_qc"):
+            # a flag of an hour is the largest (least measured) of its sub-steps
+            vals = a[rows].max(axis=1)
+        elif np.issubdtype(a.dtype, np.number):
             vals = a[rows].astype(float).mean(axis=1)
         else:
             vals = a[rows[:, 0]]
@@ -176,3 +180,167 @@ def select_window(ds: xr.Dataset, start, hours: float, *,
                 f"expected {expected}: missing time steps{where}"
             )
     return sel
+
+
+# --------------------------------------------------------------------------
+# time axes of files: parsing, checks, time zones, interval labels, alignment
+
+
+def parse_times(values, *, column: str, source, format: str | None = None) -> np.ndarray:
+    """Parse a column of time stamps (``YYYYMMDDHHMM`` integers or text) to datetime64[ns].
+
+    ``format`` is a :func:`time.strftime` pattern; None guesses it (12-digit
+    integers as FLUXNET/AmeriFlux ``TIMESTAMP_*``). A value that cannot be
+    parsed raises :class:`DataFileError` naming the file, column and value.
+    """
+    import pandas as pd
+
+    s = pd.Series(values)
+    if format is None and s.dtype.kind in "iuf":
+        if s.isna().any():
+            i = int(np.flatnonzero(s.isna().values)[0])
+            raise DataFileError(f"{source}: time column {column!r} is empty in row {i + 2}")
+        s = s.astype("int64").astype(str)
+        format = "%Y%m%d%H%M" if s.str.len().eq(12).all() else None
+    try:
+        t = pd.to_datetime(s, format=format)
+    except (ValueError, TypeError) as exc:
+        bad = None
+        for i, v in enumerate(s):
+            try:
+                pd.to_datetime(v, format=format)
+            except (ValueError, TypeError):
+                bad = (i, v)
+                break
+        where = f" (row {bad[0] + 2}: {bad[1]!r})" if bad else ""
+        raise DataFileError(
+            f"{source}: cannot parse time column {column!r}{where}"
+            f"{' with format ' + repr(format) if format else ''}: {exc}"
+        ) from None
+    if t.isna().any():
+        i = int(np.flatnonzero(t.isna().values)[0])
+        raise DataFileError(f"{source}: time column {column!r} is empty in row {i + 2}")
+    return np.asarray(t.values, dtype="datetime64[ns]")
+
+
+def check_time_axis(times: np.ndarray, source, column: str = "time") -> float:
+    """Step [s] of a strictly increasing time axis whose steps are multiples of the first.
+
+    Raises :class:`DataFileError` naming the file, the column and the first
+    offending time when stamps repeat, go backwards, or fall off the grid.
+    Missing stamps (steps that are whole multiples) are allowed:
+    :func:`regular_index` restores them.
+    """
+    t = np.asarray(times, dtype="datetime64[ns]")
+    if len(t) < 2:
+        raise DataFileError(f"{source}: {column!r} has {len(t)} time stamp(s); need at least two")
+    d = np.diff(t).astype("int64")
+    dup = np.flatnonzero(d == 0)
+    if dup.size:
+        i = int(dup[0]) + 1
+        raise DataFileError(
+            f"{source}: {column!r} repeats the time stamp {_fmt_time(t[i])} "
+            f"(rows {i + 1} and {i + 2} of the data; {dup.size} duplicates)"
+        )
+    back = np.flatnonzero(d < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise DataFileError(
+            f"{source}: {column!r} goes backwards at {_fmt_time(t[i])} (after "
+            f"{_fmt_time(t[i - 1])}); time stamps must increase"
+        )
+    step = int(np.min(d))
+    off = np.flatnonzero(d % step)
+    if off.size:
+        i = int(off[0]) + 1
+        raise DataFileError(
+            f"{source}: {column!r} is irregular at {_fmt_time(t[i])}: "
+            f"{d[i - 1] / 1e9:g} s after the previous stamp, not a multiple of the {step / 1e9:g} s step"
+        )
+    if step not in (1800 * 10**9, 3600 * 10**9):
+        if 86400 * 10**9 % step:
+            raise DataFileError(
+                f"{source}: {column!r} has a step of {step / 1e9:g} s, which does not divide a day"
+            )
+    return step / 1e9
+
+
+def regular_index(times: np.ndarray, step_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """(full regular axis from first to last stamp, position of each given stamp in it)."""
+    t = np.asarray(times, dtype="datetime64[ns]")
+    step = np.int64(round(step_seconds * 1e9))
+    pos = ((t - t[0]).astype("int64") // step).astype(np.int64)
+    full = t[0] + np.arange(int(pos[-1]) + 1) * np.timedelta64(int(step), "ns")
+    return full, pos
+
+
+def to_utc(ds: xr.Dataset, utc_offset_hours: float, *, source_of_offset: str = "given") -> xr.Dataset:
+    """Shift a dataset stamped in local standard time (UTC + offset) to UTC."""
+    if ds.attrs.get("time_zone", "local standard time") == "UTC":
+        return ds
+    out = ds.assign_coords(time=_shift(ds["time"].values.astype("datetime64[ns]"), -float(utc_offset_hours)))
+    out.attrs.update(time_zone="UTC", utc_offset_hours=float(utc_offset_hours),
+                     utc_offset_source=source_of_offset)
+    out["time"].attrs.update(ds["time"].attrs)
+    out["time"].attrs["time_zone"] = "UTC"
+    return out
+
+
+def to_interval_start(ds: xr.Dataset) -> xr.Dataset:
+    """Label each step by the start of its averaging interval (shift end stamps back one step).
+
+    Raises :class:`InputError` if the dataset's ``time_label`` is unknown.
+    """
+    label = ds.attrs.get("time_label", "unknown")
+    if label == "start":
+        return ds
+    source = ds.attrs.get("source", "dataset")
+    if label != "end":
+        raise InputError(
+            f"{source}: time_label is {label!r}: say whether the stamps mark the start or the "
+            "end of each interval (time_label = 'start' or 'end')"
+        )
+    step = _regular_step(ds, source)
+    out = ds.assign_coords(time=_shift(ds["time"].values.astype("datetime64[ns]"), -step / 3600.0))
+    out["time"].attrs.update(ds["time"].attrs)
+    out.attrs["time_label"] = "start"
+    return out
+
+
+def align(forcing: xr.Dataset, obs: xr.Dataset) -> xr.Dataset:
+    """Observations on the forcing's time axis (NaN where the files do not overlap).
+
+    Both datasets must share time zone, interval label and step. Raises
+    :class:`ObservationError` naming both files and their spans when they do
+    not overlap at all or their steps or stamps disagree.
+    """
+    fs, os_ = forcing.attrs.get("source", "forcing"), obs.attrs.get("source", "observations")
+    if obs.sizes.get("time", 0) == 0 or not obs.data_vars:
+        return obs.reindex(time=forcing["time"])
+    for key in ("time_zone", "time_label"):
+        a, b = forcing.attrs.get(key), obs.attrs.get(key)
+        if a is not None and b is not None and a != b:
+            raise ObservationError(f"{os_}: {key} {b!r} differs from that of the forcing {fs} ({a!r})")
+    ft = forcing["time"].values.astype("datetime64[ns]")
+    ot = obs["time"].values.astype("datetime64[ns]")
+    fstep, ostep = _timestep_seconds(ft), _timestep_seconds(ot)
+    span = (f"forcing {fs}: {_fmt_time(ft[0])} to {_fmt_time(ft[-1])}; observations {os_}: "
+            f"{_fmt_time(ot[0])} to {_fmt_time(ot[-1])}")
+    if fstep and ostep and fstep != ostep:
+        raise ObservationError(
+            f"{os_}: time step {ostep:g} s differs from the forcing's {fstep:g} s; "
+            "resample one of them (jlsm.io.to_hourly) first"
+        )
+    if ot[-1] < ft[0] or ot[0] > ft[-1]:
+        raise ObservationError(f"met and flux files do not overlap in time: {span}")
+    common = np.intersect1d(ft, ot)
+    if common.size == 0:
+        raise ObservationError(
+            f"met and flux time stamps never coincide (shifted by a fraction of a step?): {span}"
+        )
+    out = obs.reindex(time=forcing["time"])
+    for v in out.data_vars:
+        if str(v).endswith("_qc") and v in obs and np.issubdtype(obs[v].dtype, np.integer):
+            out[v] = out[v].fillna(9).astype(obs[v].dtype)
+    out.attrs.update(obs.attrs)
+    return out

@@ -36,6 +36,10 @@ _UNIT_TABLE: dict[str, dict[str, tuple[float, float]]] = {
         **{u: (1.0, 0.0) for u in ("m3/m3", "m3m-3", "1", "-")},
         **{u: (0.01, 0.0) for u in ("%", "percent")},
     },
+    "lai": {u: (1.0, 0.0) for u in ("m2/m2", "m2m-2", "1", "-")},
+    "ppfd": {u: (1.0, 0.0) for u in ("umol/m2/s", "umolm-2s-1", "µmolm-2s-1",
+                                      "µmol/m2/s", "umolphotonm-2s-1")},
+    "percent": {**{u: (1.0, 0.0) for u in ("%", "percent")}, "1": (100.0, 0.0), "-": (100.0, 0.0)},
 }
 
 
