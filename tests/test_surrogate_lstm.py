@@ -4,27 +4,20 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
-from surrogate_toy import BOUNDS, toy_forcing, toy_sim
+from surrogate_toy import BOUNDS, toy_forcing
 
 from jlsm.errors import DataFileError
 from jlsm.surrogate import (
     MultiTaskLSTM,
     Normalisation,
-    RunSet,
     SingleTaskLSTM,
     Surrogate,
     count_weights,
-    flux_fidelity,
-    generate_runs,
     hidden_for_weights,
     load,
-    positional_encoding,
     save,
     site_inputs,
-    sobol_design,
-    train_surrogate,
 )
 from jlsm.surrogate.lstm import LSTMLayer, _weights
 
@@ -49,38 +42,13 @@ def test_weight_counts_and_sizing():
     for kind, cls in (("multi", MultiTaskLSTM), ("single", SingleTaskLSTM)):
         net = cls(30, 24, 2, 2, 8, key=jax.random.PRNGKey(0))
         assert count_weights(net) == _weights(kind, 30, 24, 2, 2, 8)
-        assert net(jnp.zeros((11, 30))).shape == (11, 2)
+        assert jax.eval_shape(net, jnp.zeros((11, 30))).shape == (11, 2)
     # MdPL's sizes: about 0.98 M multi-task, 1.1 M single-task
     h_multi = hidden_for_weights(980_000, "multi", 30, n_layers=2, head_width=64)
     h_single = hidden_for_weights(1_100_000, "single", 30, n_layers=2, head_width=64)
     assert abs(_weights("multi", 30, h_multi, 2, 2, 64) / 980_000 - 1) < 0.01
     assert abs(_weights("single", 30, h_single, 2, 2, 64) / 1_100_000 - 1) < 0.01
     assert h_single < h_multi
-
-
-def test_multitask_lstm_learns_the_toy_model():
-    """Normalised MSE on held-out runs below 0.1 and R > 0.9 on their full records (stated levels)."""
-    time, f = toy_forcing(20, seed=0)
-    design = sobol_design(BOUNDS, 64, seed=1)
-    y = np.asarray(generate_runs(toy_sim, design.theta, jnp.asarray(f)))
-    L = 2
-    enc = positional_encoding(time, L)
-    runs = RunSet(jnp.asarray(f[None], jnp.float32), jnp.asarray(enc[None]), jnp.asarray(design.theta, jnp.float32),
-                  jnp.zeros(64, int), jnp.asarray(y, jnp.float32))
-    net = MultiTaskLSTM(4 + 4 + 4 * L, 32, 1, 2, 16, key=jax.random.PRNGKey(0), dtype=jnp.float32)
-    steps = 500
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(optax.cosine_decay_schedule(1e-2, steps, 0.05)))
-    sur, hist = train_surrogate(net, runs, BOUNDS, train_runs=np.arange(48), val_runs=np.arange(48, 64), n_frequencies=L,
-                                window=192, burn_in=48, batch_size=16, optimizer=opt, max_steps=steps, eval_every=100, patience=10)
-    assert hist["train_loss"][0] > 0.15  # it starts far off ...
-    assert hist["train_loss"][-1] < 0.03  # ... and learns the training runs
-    assert hist["best_val_loss"] < 0.1  # held-out parameter sets, normalised MSE
-    inputs = site_inputs(f, time, L)
-    pred = jax.jit(jax.vmap(sur.simulate, in_axes=(0, None)))(jnp.asarray(design.theta[48:], jnp.float32), inputs)
-    fid = flux_fidelity(pred, y[48:], time)
-    for name in ("Qh", "Qle"):
-        assert fid["half_hourly"][name]["r"] > 0.9, fid
-        assert fid["daily"][name]["r"] > 0.7, fid
 
 
 @pytest.mark.parametrize("cls", [MultiTaskLSTM, SingleTaskLSTM])
@@ -94,15 +62,17 @@ def test_save_load_round_trips_bit_exactly(tmp_path, cls):
     save(tmp_path / "sur", sur, metadata={"site": "toy"})
     back, meta = load(tmp_path / "sur")
     assert meta == {"site": "toy"}
-    a, b = jax.tree_util.tree_leaves(sur), jax.tree_util.tree_leaves(back)
+    a, b = (jax.tree_util.tree_leaves(eqx.filter(s, eqx.is_array)) for s in (sur, back))
     assert jax.tree_util.tree_structure(sur) == jax.tree_util.tree_structure(back)
+    assert len(a) == len(b) > 10
     for x, z in zip(a, b):
         assert x.dtype == z.dtype
         np.testing.assert_array_equal(np.asarray(x), np.asarray(z))
     time, f = toy_forcing(2)
     inp = site_inputs(f, time, 2)
     theta = jnp.asarray(BOUNDS.mean(axis=1), jnp.float32)
-    np.testing.assert_array_equal(np.asarray(sur.simulate(theta, inp)), np.asarray(back.simulate(theta, inp)))
+    run = eqx.filter_jit(lambda s, th, i: s.simulate(th, i))
+    np.testing.assert_array_equal(np.asarray(run(sur, theta, inp)), np.asarray(run(back, theta, inp)))
 
 
 def test_load_missing_file_names_it(tmp_path):
