@@ -1,0 +1,71 @@
+"""The batched calibration driver on synthetic twins of a toy model at two sites."""
+
+import numpy as np
+import pytest
+
+from calibration_toy import TRUTH, twin_data
+from jlsm.calibration import calibrate as cal
+from jlsm.calibration import objectives
+
+@pytest.fixture(scope="module")
+def twins():
+    data = twin_data()
+    return data, cal.calibrate(data, starts=4, steps=250, seed=0, chunk=50)
+
+
+def test_recovers_known_parameters_at_two_sites(twins):
+    data, res = twins
+    assert res["final"].dims == ("site", "start", "parameter")
+    assert res.sizes["site"] == 2 and res.sizes["start"] == 4 and res.sizes["parameter"] == 3
+    for s in ("A", "B"):
+        best = res["best"].sel(site=s).values
+        np.testing.assert_allclose(best, TRUTH[s], rtol=2e-2)
+        assert float(res["final_loss"].sel(site=s).min()) < 0.5  # W m-2, sum of two RMSEs
+    # sites with other bounds stay inside their own bounds
+    assert np.all(res["final"] > res["lower"]) and np.all(res["final"] < res["upper"])
+    # the series at the best start reproduce the objective
+    s = 1
+    sim = np.stack([res["sim_Qh"].values[s], res["sim_Qle"].values[s]], -1)
+    obs = np.stack([res["obs_Qh"].values[s], res["obs_Qle"].values[s]], -1)
+    want = float(objectives.mdpl(sim, obs, res["fit_mask"].values[s]))
+    assert float(res["final_loss"].values[s, int(res["best_start"][s])]) == pytest.approx(want, rel=1e-6)
+
+
+def test_evaluate_sets_matches_calibration(twins):
+    data, res = twins
+    x = res["final"].values  # (S, K, P)
+    loss, rmse = cal.evaluate_sets(data, x)
+    np.testing.assert_allclose(loss, res["final_loss"].values, rtol=1e-8)
+    assert rmse.shape == (2, 4, 2, 2)
+    sims = cal.simulate_sets(data, x[:, :1])
+    assert sims.shape == (2, 1, data.n_times, 2)  # the observed fluxes Qh, Qle
+    sims3 = cal.simulate_sets(data, res["best"].values[:, None], variables=("Qh", "Qle", "Rnet"))
+    np.testing.assert_allclose(sims3[:, 0, :, 0], res["sim_Qh"].values, rtol=1e-10)
+
+
+def test_same_seed_same_result(twins):
+    data, res = twins
+    again = cal.calibrate(data, starts=4, steps=250, seed=0, chunk=50)
+    np.testing.assert_array_equal(again["final"].values, res["final"].values)
+    np.testing.assert_array_equal(again["loss"].values, res["loss"].values)
+    other = cal.calibrate(data, starts=4, steps=250, seed=1, chunk=50)
+    assert not np.array_equal(other["initial"].values[:, 1:], res["initial"].values[:, 1:])
+    np.testing.assert_allclose(other["initial"].values[:, 0], data.defaults())  # start 0: the defaults
+
+
+def test_interrupt_and_resume_give_the_uninterrupted_result(twins, tmp_path):
+    data, full = twins
+    calls = []
+
+    def stop_after_two(info):
+        calls.append(info["iteration"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(cal.CalibrationInterrupted) as err:
+        cal.calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, progress=stop_after_two)
+    assert err.value.partial is not None and (tmp_path / "partial.nc").is_file()
+    assert calls == [50, 100]
+    resumed = cal.calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, resume=True)
+    np.testing.assert_array_equal(resumed["final"].values, full["final"].values)
+    np.testing.assert_array_equal(resumed["loss"].values, full["loss"].values)
