@@ -95,6 +95,7 @@ def train_generator(
     steps: int = 500,
     learning_rate: float = 1e-2,
     objective: Callable = rmse_objective,
+    optimizer: optax.GradientTransformation | None = None,
     callback: Callable[[int, float], None] | None = None,
     callback_every: int = 50,
 ):
@@ -108,6 +109,7 @@ def train_generator(
             ``observations``: (S, T, n_out), NaN where not observed.
         objective: ``objective(sim (T, n_out), obs (T, n_out)) -> scalar``
             (default RMSE(Qh) + RMSE(Qle)); the loss is its mean over sites.
+        optimizer: default Adam(learning_rate) with a cosine decay to 1 % over ``steps``.
     Returns:
         (generator, history) with ``loss`` per step, ``seconds``.
     """
@@ -122,7 +124,7 @@ def train_generator(
 
         return jnp.mean(jax.vmap(per_site)(feats, site_inputs, obs))
 
-    opt = optax.adam(learning_rate)
+    opt = optimizer or optax.adam(optax.cosine_decay_schedule(learning_rate, int(steps), 0.01))
     params, static = eqx.partition(generator, eqx.is_inexact_array)
     state = opt.init(params)
 
