@@ -259,7 +259,8 @@ def read_ameriflux_base(path, *, utc_offset_hours: float | None = None,
     if badm.get("canopy_height"):
         attrs["canopy_height_dates"] = [str(d) for d, _ in badm["canopy_height"]]
         attrs["canopy_height_m"] = [h for _, h in badm["canopy_height"]]
-        forcing["canopy_height"] = canopy_height_series(forcing["time"].values, badm["canopy_height"])
+        forcing["canopy_height"] = canopy_height_series(forcing["time"].values, badm["canopy_height"],
+                                                        utc_offset_hours=offset)
     attrs.update({k: v for k, v in (site or {}).items() if v is not None})
     _finish(forcing, attrs)
     _finish(obs, attrs)
@@ -267,9 +268,11 @@ def read_ameriflux_base(path, *, utc_offset_hours: float | None = None,
     return forcing, obs
 
 
-def canopy_height_series(times, dated_heights) -> xr.DataArray:
-    """Canopy height [m] on ``times``: linear in time between the BADM dates, constant outside."""
-    d = np.array([np.datetime64(x, "ns") for x, _ in dated_heights]).astype("int64").astype(float)
+def canopy_height_series(times, dated_heights, *, utc_offset_hours: float | None = None) -> xr.DataArray:
+    """Canopy height [m] on ``times``: linear in time between the BADM dates (local
+    midnight; ``times`` in UTC when ``utc_offset_hours`` is given), constant outside."""
+    shift = np.timedelta64(int(round(-(utc_offset_hours or 0.0) * 3600)), "s")
+    d = np.array([np.datetime64(x, "ns") + shift for x, _ in dated_heights]).astype("int64").astype(float)
     h = np.array([v for _, v in dated_heights], dtype=float)
     t = np.asarray(times, dtype="datetime64[ns]").astype("int64").astype(float)
     return xr.DataArray(np.interp(t, d, h), dims=("time",), coords={"time": times},

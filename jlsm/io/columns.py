@@ -314,8 +314,8 @@ def read_csv_columns(files, columns, *, time_column: str, time_format: str | Non
             osrc.append(src)
     if not fvars:
         raise DataFileError(f"{paths[0]}: the column map names no forcing variable")
-    forcing = xr.merge(list(fvars.values()), join="outer", combine_attrs="drop")
-    obs = xr.merge(list(ovars.values()), join="outer", combine_attrs="drop") if ovars \
+    forcing = xr.merge(list(fvars.values()), join="outer", combine_attrs="drop_conflicts")
+    obs = xr.merge(list(ovars.values()), join="outer", combine_attrs="drop_conflicts") if ovars \
         else xr.Dataset(coords={"time": forcing["time"]})
     for ds in (forcing, obs):
         for v in ds.data_vars:
