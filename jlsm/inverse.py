@@ -13,6 +13,10 @@ the user's callback and may save a checkpoint. Each start carries a status:
   at its last finite point, the others go on;
 * ``max_steps`` (3): still running when the iteration budget ran out.
 
+Each start also gets a verdict from the misfit it reached (``best_basin``,
+``other_basin``, ``at_bound``, ``diverged``; see :mod:`jlsm.inversion.results`);
+the summaries use the best-basin starts.
+
 An optional L-BFGS polish (``optax.lbfgs`` with its zoom line search) follows
 the first-order phase.
 
@@ -45,14 +49,25 @@ from .forcing import Forcing
 from .model import LandSurfaceModel, simulate
 from .objective import misfit, residuals
 from .observe import Observations
-from .params import DERIVED_UNITS, ParameterSpace, derived_values
+from .inversion.checkpoint import InversionInterrupted, Pacer, fetch, load_checkpoint, save_checkpoint, sigint_as_flag
+from .inversion.results import (
+    CONVERGED,
+    DIVERGED,
+    MAX_STEPS,
+    RUNNING,
+    STATUS_NAMES,
+    VERDICT_NAMES,
+    metric_units,
+    results_dataset,
+    series_dataset,
+    status_counts,
+    verdict_counts,
+)
+from .params import ALIASES, ParameterSpace
 
 if TYPE_CHECKING:
     import optax
     import xarray as xr
-
-RUNNING, CONVERGED, DIVERGED, MAX_STEPS = 0, 1, 2, 3
-STATUS_NAMES = ("running", "converged", "diverged", "max_steps")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +170,7 @@ def invert(
     checkpoint=None,
     checkpoint_interval: int = 1,
     resume: bool = False,
+    reference=None,
 ) -> xr.Dataset:
     """Estimate the free parameters of ``space`` from ``observations`` by multi-start optimisation.
 
@@ -195,23 +211,34 @@ def invert(
         checkpoint_interval: chunks between checkpoints.
         resume: continue from the checkpoint in ``checkpoint`` (same problem,
             seed and settings); the result is bit-identical to an
-            uninterrupted run on the same machine.
+            uninterrupted run on the same machine (see
+            :mod:`jlsm.inversion.checkpoint`).
+        reference: optional reference parameter values (a mapping by name
+            or P values): the model is also run at them for the stored series.
 
     Raises:
-        InversionInterrupted: on Ctrl-C, carrying the partial results (also
-            written to ``checkpoint/partial.nc`` when checkpointing).
+        InversionInterrupted: on Ctrl-C (within about a second), carrying the
+            partial results of the last completed steps (also written to
+            ``checkpoint/partial.nc`` when checkpointing).
 
     Returns:
-        An ``xarray.Dataset``; see :func:`results_dataset`.
+        An ``xarray.Dataset``; see :func:`~jlsm.inversion.results.results_dataset`
+        for the estimates and verdicts. It also holds ``metric_value`` (start,
+        window, variable, metric) with ``metric_units``, and the series
+        ``observed``, ``simulated`` (best start) and ``simulated_reference``
+        (time, variable) with ``variable_units`` and ``time_window``, on
+        ``time`` (the ``time`` argument, else seconds from the first step).
     """
     t_start = _time.perf_counter()
     fit, validate = _check_problem(model, forcing, observations, space, fit, validate, steps, polish, chunk)
     if not isinstance(starts, (int, np.integer)):
         starts = _check_starts(space, starts)
+    ref = _reference_vector(space, reference)
 
     fit_forcing = _window(forcing, fit[1])
     fit_obs = observations.window(*fit)
     fit_obs = Observations(np.asarray(fit_obs.values)[: fit[1]], fit_obs.observables, fit_obs.scale)
+    n_observed = int(np.sum(np.isfinite(np.asarray(fit_obs.values))))
     initial_array = _initial_array(initial, fit_forcing)
     problem = (model, fit_forcing, fit_obs, initial_array)
     objective = Objective(space, checkpoint_every)
@@ -228,7 +255,7 @@ def invert(
     if not resume:  # compile while the starting points are drawn and the result modules load
         n = int(starts) if isinstance(starts, (int, np.integer)) else starts.shape[0]
         _compile_ahead(phases, problem, objective, tolerances, chunk, n, space.size, dtype,
-                       _metrics_problem(model, forcing, observations, initial, fit, validate))
+                       _metrics_problem(model, forcing, observations, initial, fit, validate), ref is not None)
         _import_result_modules()
 
     u0, x0 = _starting_points(space, starts, seed, sampler)
@@ -249,69 +276,102 @@ def invert(
         "fit": list(fit),
     }
     checkpoint = Path(checkpoint) if checkpoint is not None else None
-    histories, state, start_phase, start_done = [], None, 0, 0
+    u0_host = np.asarray(u0)
+    histories, state, start_phase, start_done, state_phase = [], None, 0, 0, 0
     if resume:
         if checkpoint is None:
             raise InputError("invert: resume=True needs checkpoint=PATH")
-        saved = _load_checkpoint(checkpoint, meta, np.asarray(u0), phases, problem)
-        state, histories, start_phase, start_done = saved
+
+        def template(state_phase, saved_dtype):
+            return _init_state(phases[state_phase][1], problem, jnp.asarray(u0_host, dtype=saved_dtype))
+
+        state, histories, start_phase, start_done, state_phase = load_checkpoint(checkpoint, meta, u0_host, template)
+        if start_phase >= len(phases):
+            start_done = 0
+    # the last completed point: (state, history rows, phase, steps done in it, phase of the state's layout);
+    # Ctrl-C keeps it and a checkpoint saves it, never a chunk in flight
+    committed = (state, list(histories), start_phase, start_done, state_phase)
     bar = _progress_bar(progress, sum(p[2] for p in phases), n_starts)
     done = sum(h.shape[0] for h in histories)
-    chunks_run, i, n_steps, remaining = 0, start_phase, 0, 0
-    try:
-        for i, (phase, opt, n_steps) in enumerate(phases):
-            if i < start_phase:
-                continue
-            if i > start_phase or state is None or start_done == 0:
-                state = _init_state(opt, problem, u0 if state is None else state)
-            state = _shard(state)
-            spec = _ChunkSpec(opt, objective, tolerances, phase)
-            remaining = n_steps - (start_done if i == start_phase else 0)
-            # one compiled chunk per phase: the number of steps is an argument, not a constant
-            length = min(chunk, n_steps)
-            while remaining > 0 and np.any(np.asarray(state.status) == RUNNING):
-                k = min(chunk, remaining)
-                state, losses = _run_chunk(state, problem, np.asarray(k, np.int32), length, spec)
-                if chunks_run == 0:
-                    _import_result_modules()  # while the first chunk runs (asynchronous dispatch)
-                histories.append(np.asarray(losses)[:k])
-                remaining -= k
-                done += k
-                chunks_run += 1
+    pacer = Pacer(0.5 if checkpoint is not None else None)  # short calls: a prompt Ctrl-C
+    chunks_run = 0
+    with sigint_as_flag() as flag:
+        try:
+            for i, (phase, opt, n_steps) in enumerate(phases):
+                if i < start_phase:
+                    continue
+                if i > start_phase or state is None or start_done == 0:
+                    state = _init_state(opt, problem, u0 if state is None else state)
+                state = _shard(state)
+                spec = _ChunkSpec(opt, objective, tolerances, phase)
+                pos = start_done if i == start_phase else 0
+                # one compiled chunk per phase: the number of steps is an argument, not a constant
+                length = min(chunk, n_steps)
                 status = np.asarray(state.status)
-                if checkpoint is not None and chunks_run % checkpoint_interval == 0:
-                    _save_checkpoint(checkpoint, meta, state, histories, i, n_steps - remaining, np.asarray(u0), i)
-                if bar is not None:
-                    bar.update(k)
-                    bar.set_postfix(best=f"{float(np.nanmin(np.asarray(state.best_loss))):.3g}",
-                                    converged=int(np.sum(status == CONVERGED)),
-                                    diverged=int(np.sum(status == DIVERGED)))
-                if callback is not None:
-                    callback({"iteration": done, "phase": phase, "loss": np.asarray(state.loss), "status": status})
-            # starts that converged in the first-order phase may improve with the polish
-            if phase == "first_order" and polish:
-                reset = np.where(np.asarray(state.status) == DIVERGED, DIVERGED, RUNNING).astype(np.int32)
-                state = eqx.tree_at(lambda s: s.status, state, jax.device_put(reset))
-            if checkpoint is not None:
-                _save_checkpoint(checkpoint, meta, state, histories, i + 1, 0, np.asarray(u0), i)
-    except KeyboardInterrupt:
-        partial = None
-        if state is not None and histories:
-            partial = _assemble(space, x0, state, histories, n_starts)
-            partial.attrs["interrupted_after_iteration"] = done
-        if checkpoint is not None and state is not None:
-            _save_checkpoint(checkpoint, meta, state, histories, i, n_steps - remaining, np.asarray(u0), i)
-            if partial is not None:
-                partial.to_netcdf(checkpoint / "partial.nc")
-        raise InversionInterrupted(partial, checkpoint) from None
-    finally:
-        if bar is not None:
-            bar.close()
+                while pos < n_steps and np.any(status == RUNNING):
+                    if flag.raised:
+                        raise KeyboardInterrupt
+                    # the chunk grid is counted from the start of the phase, whatever was
+                    # interrupted; each call runs part of a chunk, sized to take ~0.5 s
+                    grid_end = min((pos // chunk + 1) * chunk, n_steps)
+                    k = pacer.steps(grid_end - pos)
+                    t_call = _time.perf_counter()
+                    new_state, losses = _run_chunk(state, problem, np.asarray(k, np.int32), length, spec)
+                    if chunks_run == 0 and pos == 0:
+                        _import_result_modules()  # while the first chunk runs (asynchronous dispatch)
+                    rows = fetch(losses, flag)[:k]
+                    pacer.record(k, _time.perf_counter() - t_call)
+                    status = np.asarray(new_state.status)
+                    if not np.any(status == RUNNING) and pos + k < grid_end:
+                        # as a whole chunk would: the frozen losses fill the rest of it
+                        frozen = np.where(status == DIVERGED, np.nan, np.asarray(new_state.loss))
+                        rows = np.concatenate([rows, np.broadcast_to(frozen, (grid_end - pos - k, frozen.size))])
+                    state, pos = new_state, pos + rows.shape[0]
+                    histories.append(rows)
+                    done += rows.shape[0]
+                    committed = (state, list(histories), i, pos, i)
+                    if bar is not None:
+                        bar.update(rows.shape[0])
+                    if pos < grid_end:
+                        continue
+                    chunks_run += 1
+                    if checkpoint is not None and chunks_run % checkpoint_interval == 0:
+                        save_checkpoint(checkpoint, meta, state, histories, i, pos, u0_host, i)
+                    if bar is not None:
+                        bar.set_postfix(best=f"{float(np.nanmin(np.asarray(state.best_loss))):.3g}",
+                                        converged=int(np.sum(status == CONVERGED)),
+                                        diverged=int(np.sum(status == DIVERGED)))
+                    if callback is not None:
+                        callback({"iteration": done, "phase": phase, "loss": np.asarray(state.loss), "status": status})
+                # starts that converged in the first-order phase may improve with the polish
+                if phase == "first_order" and polish:
+                    reset = np.where(np.asarray(state.status) == DIVERGED, DIVERGED, RUNNING).astype(np.int32)
+                    state = eqx.tree_at(lambda s: s.status, state, jax.device_put(reset))
+                committed = (state, list(histories), i + 1, 0, i)
+                if checkpoint is not None:
+                    save_checkpoint(checkpoint, meta, state, histories, i + 1, 0, u0_host, i)
+        except KeyboardInterrupt:
+            state, histories, phase_at, done_at, state_phase = committed
+            partial, partial_path = None, None
+            if state is not None:
+                partial = _assemble(space, x0, state, histories, n_starts, n_observed, partial=True)
+                partial.attrs["interrupted_after_iteration"] = sum(h.shape[0] for h in histories)
+            if checkpoint is not None and state is not None:
+                save_checkpoint(checkpoint, meta, state, histories, phase_at, done_at, u0_host, state_phase)
+                if partial is not None:
+                    partial_path = checkpoint / "partial.nc"
+                    partial.to_netcdf(partial_path)
+            raise InversionInterrupted(partial, checkpoint, partial_path) from None
+        finally:
+            if bar is not None:
+                bar.close()
 
-    result = _assemble(space, x0, state, histories, n_starts)
+    result = _assemble(space, x0, state, histories, n_starts, n_observed)
     final = result["final"].values[:, : space.size]
-    metrics = window_metrics(model, forcing, observations, space, final, initial=initial, fit=fit, validate=validate)
-    result = result.merge(metrics)
+    best = int(result["best_start"])
+    result = result.merge(
+        _evaluate(model, forcing, observations, space, final, best, ref, initial, fit, validate, time), join="exact"
+    )
     result.attrs.update(
         {
             "wall_seconds": _time.perf_counter() - t_start,
@@ -331,24 +391,17 @@ def invert(
     if time is not None:
         result.attrs["fit_start_time"] = str(np.asarray(time)[fit[0]])
         result.attrs["fit_end_time"] = str(np.asarray(time)[fit[1] - 1])
+    if ref is not None:
+        result.attrs["reference"] = json.dumps(dict(zip(space.names, ref.tolist())))
     return result
 
 
 # ----------------------------------------------------------------- checking
 
 
-class InversionInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`invert`; ``partial`` holds the results so far, ``checkpoint`` the folder to resume from."""
-
-    def __init__(self, partial, checkpoint):
-        super().__init__("inversion interrupted")
-        self.partial = partial
-        self.checkpoint = checkpoint
-
-
-def _assemble(space, x0, state, histories, n_starts) -> xr.Dataset:
+def _assemble(space, x0, state, histories, n_starts, n_observed, partial=False) -> xr.Dataset:
     status = np.asarray(state.status)
-    final_status = np.where(status == RUNNING, MAX_STEPS, status)
+    final_status = status if partial else np.where(status == RUNNING, MAX_STEPS, status)
     history = np.concatenate(histories, axis=0).T[:n_starts] if histories else np.zeros((n_starts, 0))
     final = np.asarray(_to_physical(space, state.best_u))[:n_starts]
     return results_dataset(
@@ -359,65 +412,29 @@ def _assemble(space, x0, state, histories, n_starts) -> xr.Dataset:
         final_loss=np.asarray(state.best_loss)[:n_starts],
         status=final_status[:n_starts],
         iterations=np.asarray(state.iterations)[:n_starts],
+        n_observed=n_observed,
     )
 
 
-def _save_checkpoint(folder: Path, meta, state, histories, phase, done_in_phase, u0, state_phase):
-    """Write state.eqx, history.npz and meta.json atomically enough (write then rename)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    info = {
-        **meta,
-        "phase": int(phase),
-        "done_in_phase": int(done_in_phase),
-        "state_phase": int(state_phase),
-        "versions": _versions(),
-        "dtype": str(np.asarray(u0).dtype),
-    }
-    tmp = folder / "state.eqx.tmp"
-    eqx.tree_serialise_leaves(tmp, jax.device_get(state))
-    tmp.replace(folder / "state.eqx")
-    history = np.concatenate(histories, axis=0) if histories else np.zeros((0, u0.shape[0]))
-    np.savez(folder / "history.tmp.npz", history=history, u0=u0, lengths=np.array([h.shape[0] for h in histories]))
-    (folder / "history.tmp.npz").replace(folder / "history.npz")
-    (folder / "meta.json").write_text(json.dumps(info, indent=2))
-
-
-def _load_checkpoint(folder: Path, meta, u0, phases, problem):
-    path = folder / "meta.json"
-    if not path.is_file():
-        raise InputError(f"invert: no checkpoint to resume in {folder} (missing meta.json)")
-    info = json.loads(path.read_text())
-    for key, value in meta.items():
-        if info.get(key) != value:
-            raise InputError(
-                f"invert: checkpoint {folder} was made with {key} = {info.get(key)!r}, this run has {value!r}"
+def _reference_vector(space, reference):
+    """Reference parameter values (P,) from a mapping by name or a sequence, checked; None stays None."""
+    if reference is None:
+        return None
+    if isinstance(reference, dict):
+        canonical = {ALIASES.get(k, k): v for k, v in reference.items()}
+        missing = [n for n in space.names if n not in canonical]
+        if missing:
+            raise ParameterError(f"invert: reference values lack {missing} (free: {list(space.names)})")
+        values = np.array([float(canonical[n]) for n in space.names])
+    else:
+        values = np.asarray(reference, dtype=float).ravel()
+        if values.shape != (space.size,):
+            raise ParameterError(
+                f"invert: reference must have {space.size} values ({', '.join(space.names)}), got shape {values.shape}"
             )
-    saved = np.load(folder / "history.npz")
-    if not np.array_equal(saved["u0"], u0):
-        raise InputError(f"invert: checkpoint {folder} has other starting points than this run")
-    phase, done_in_phase = info["phase"], info["done_in_phase"]
-    # a template of the saved structure: the optimiser of the phase that produced the state
-    template = _init_state(phases[info["state_phase"]][1], problem, jnp.asarray(u0, dtype=info["dtype"]))
-    try:
-        state = eqx.tree_deserialise_leaves(folder / "state.eqx", template)
-    except Exception as err:  # a layout from another jlsm version: too few or differently shaped leaves
-        raise InputError(
-            f"invert: checkpoint {folder}/state.eqx does not match this version's optimiser state "
-            f"({type(err).__name__}: {err}); it was written by jlsm {info.get('versions', {}).get('jlsm', '?')}"
-        ) from err
-    if phase >= len(phases):
-        done_in_phase = 0
-    splits = np.cumsum(saved["lengths"])[:-1]
-    histories = [h for h in np.split(saved["history"], splits)] if saved["lengths"].size else []
-    return state, histories, phase, done_in_phase
-
-
-def _versions():
-    import optax
-
-    from . import __version__
-
-    return {"jlsm": __version__, "jax": jax.__version__, "equinox": eqx.__version__, "optax": optax.__version__}
+    if not np.all(np.isfinite(values)):
+        raise ParameterError(f"invert: reference values must be finite, got {values.tolist()}")
+    return values
 
 
 def _window(forcing, stop):
@@ -487,7 +504,8 @@ def _starting_points(space, starts, seed, sampler):
     return space.to_unconstrained(x0), x0
 
 
-def _compile_ahead(phases, problem, objective, tolerances, chunk, n_starts, n_params, dtype, metrics_problem):
+def _compile_ahead(phases, problem, objective, tolerances, chunk, n_starts, n_params, dtype, metrics_problem,
+                   with_reference=False):
     """Start compiling the programs of an inversion of ``n_starts`` starts (see :mod:`jlsm._compile`).
 
     The arguments are placeholders with the shapes and dtypes of the real
@@ -501,7 +519,8 @@ def _compile_ahead(phases, problem, objective, tolerances, chunk, n_starts, n_pa
         spec = _ChunkSpec(opt, objective, tolerances, phase)
         state, _ = _run_chunk.ahead(state, problem, np.asarray(0, np.int32), min(chunk, n_steps), spec)
     _to_physical.ahead(objective.space, state.best_u)
-    _simulate_starts.ahead(Objective(objective.space), jax.ShapeDtypeStruct((n_starts, n_params), dtype), metrics_problem)
+    n_runs = n_starts + int(with_reference)  # the reference runs with the starts
+    _simulate_starts.ahead(Objective(objective.space), jax.ShapeDtypeStruct((n_runs, n_params), dtype), metrics_problem)
 
 
 # ------------------------------------------------------------------- engine
@@ -764,88 +783,23 @@ def _progress_bar(progress, total, n_starts):
 # ------------------------------------------------------------------ results
 
 
-def results_dataset(space, *, initial, final, loss_history, final_loss, status, iterations) -> xr.Dataset:
-    """Assemble the inversion results.
-
-    Dims ``start``, ``parameter``, ``iteration``. Variables: ``initial`` and
-    ``final`` (start, parameter) physical values; ``loss`` (start, iteration);
-    ``final_loss``, ``status`` (CF flags), ``iterations`` per start;
-    ``best_start``; per-parameter ``median``, ``p05``, ``p95`` and
-    ``relative_spread`` = (p95 - p05) / |median| over converged starts (all
-    non-diverged starts if none converged). Derived quantities (h_eff when h
-    and beta are free) are extra entries along ``parameter`` with
-    ``role = "derived"``.
-    """
-    import xarray as xr
-    names = list(space.names)
-    units = list(space.units)
-    role = ["free"] * len(names)
-    init_d = derived_values(names, dict(zip(names, initial.T)))
-    final_d = derived_values(names, dict(zip(names, final.T)))
-    for key in final_d:
-        names.append(key)
-        units.append(DERIVED_UNITS.get(key, ""))
-        role.append("derived")
-        initial = np.concatenate([initial, init_d[key][:, None]], axis=1)
-        final = np.concatenate([final, final_d[key][:, None]], axis=1)
-    good = status == CONVERGED
-    basis = "converged"
-    if not np.any(good):
-        good = status != DIVERGED
-        basis = "non-diverged"
-    chosen = final[good] if np.any(good) else np.full((1, final.shape[1]), np.nan)
-    median = np.median(chosen, axis=0)
-    p05, p95 = np.percentile(chosen, [5, 95], axis=0)
-    finite_loss = np.where(np.isfinite(final_loss), final_loss, np.inf)
-    ds = xr.Dataset(
-        {
-            "initial": (("start", "parameter"), initial, {"long_name": "starting value"}),
-            "final": (("start", "parameter"), final, {"long_name": "estimate (lowest loss reached)"}),
-            "loss": (("start", "iteration"), loss_history, {"long_name": "misfit J at each iteration", "units": "1"}),
-            "final_loss": (("start",), final_loss, {"long_name": "lowest misfit reached", "units": "1"}),
-            "status": (
-                ("start",),
-                status.astype(np.int8),
-                {"flag_values": np.arange(4, dtype=np.int8), "flag_meanings": " ".join(STATUS_NAMES)},
-            ),
-            "iterations": (("start",), iterations, {"long_name": "iterations taken"}),
-            "best_start": ((), int(np.argmin(finite_loss)), {"long_name": "start with the lowest loss"}),
-            "median": (("parameter",), median, {"long_name": f"median over {basis} starts"}),
-            "p05": (("parameter",), p05, {"long_name": f"5th percentile over {basis} starts"}),
-            "p95": (("parameter",), p95, {"long_name": f"95th percentile over {basis} starts"}),
-            "relative_spread": (
-                ("parameter",),
-                (p95 - p05) / np.abs(median),
-                {"long_name": "(p95 - p05) / |median|: small = pinned down by the data", "units": "1"},
-            ),
-            "n_converged": ((), int(np.sum(status == CONVERGED))),
-            "n_diverged": ((), int(np.sum(status == DIVERGED))),
-        },
-        coords={
-            "start": np.arange(final.shape[0]),
-            "parameter": names,
-            "iteration": np.arange(loss_history.shape[1]),
-            "units": ("parameter", units),
-            "role": ("parameter", role),
-        },
-    )
-    ds.attrs["summary_basis"] = basis
-    return ds
-
-
 def window_metrics(model, forcing, observations, space, final, *, initial=None, fit, validate=None) -> xr.Dataset:
     """Skill of every start's estimate on the fit and validation windows.
 
-    Returns variables ``metric_value`` (start, window, variable, metric).
+    Returns variables ``metric_value`` (start, window, variable, metric), with
+    the coordinate ``metric_units`` (variable, metric).
     """
+    problem = _metrics_problem(model, forcing, observations, initial, fit, validate)
+    x = jax.device_put(np.asarray(final[:, : space.size], dtype=_float_dtype(problem)))
+    sims = np.asarray(_simulate_starts(Objective(space), x, problem))
+    return _metrics_dataset(sims, np.asarray(problem[2].values), observations, fit, validate)
+
+
+def _metrics_dataset(sims, obs, observations, fit, validate) -> xr.Dataset:
     import xarray as xr
 
     from .metrics import all_metrics
 
-    problem = _metrics_problem(model, forcing, observations, initial, fit, validate)
-    x = jax.device_put(np.asarray(final[:, : space.size], dtype=_float_dtype(problem)))
-    sims = np.asarray(_simulate_starts(Objective(space), x, problem))
-    obs = np.asarray(problem[2].values)
     windows = {"fit": fit}
     if validate:
         windows["validation"] = validate
@@ -863,10 +817,28 @@ def window_metrics(model, forcing, observations, space, final, *, initial=None, 
                     per_var.append([float(m[k]) for k in metric_names])
                 per_window.append(per_var)
             values.append(per_window)
+    units = [o.units for o in observations.observables]
     return xr.Dataset(
         {"metric_value": (("start", "window", "variable", "metric"), np.asarray(values))},
-        coords={"window": list(windows), "variable": list(observations.names), "metric": metric_names},
+        coords={"window": list(windows), "variable": list(observations.names), "metric": metric_names,
+                "metric_units": (("variable", "metric"), metric_units(metric_names, units))},
     )
+
+
+def _evaluate(model, forcing, observations, space, final, best, ref, initial, fit, validate, time) -> xr.Dataset:
+    """Metrics of every start, and the series (observed, best start, reference) over the run."""
+    problem = _metrics_problem(model, forcing, observations, initial, fit, validate)
+    x = final[:, : space.size] if ref is None else np.concatenate([final[:, : space.size], ref[None]], axis=0)
+    x = jax.device_put(np.asarray(x, dtype=_float_dtype(problem)))
+    sims = np.asarray(_simulate_starts(Objective(space), x, problem))
+    obs = np.asarray(problem[2].values)
+    n = final.shape[0]
+    metrics = _metrics_dataset(sims[:n], obs, observations, fit, validate)
+    series = series_dataset(
+        time, forcing.dt, obs, sims[best], observations.names, [o.units for o in observations.observables],
+        reference=sims[n] if ref is not None else None, fit=fit, validate=validate,
+    )
+    return metrics.merge(series, join="exact")
 
 
 def _float_dtype(problem):
@@ -892,21 +864,16 @@ def _to_physical(space, u):
     return space.to_physical(u)
 
 
-def status_counts(result: xr.Dataset) -> dict[str, int]:
-    """Number of starts in each status."""
-    s = np.asarray(result["status"])
-    return {name: int(np.sum(s == i)) for i, name in enumerate(STATUS_NAMES) if i != RUNNING}
-
-
 __all__ = [
     "invert",
+    "InversionInterrupted",
     "Objective",
     "default_optimizer",
     "Tolerances",
     "results_dataset",
     "window_metrics",
     "status_counts",
+    "verdict_counts",
     "STATUS_NAMES",
+    "VERDICT_NAMES",
 ]
-
-

@@ -116,9 +116,10 @@ class Observations(eqx.Module):
     observables: tuple[Observable, ...] = eqx.field(static=True)
 
     def __init__(self, values, observables, scale):
+        self.observables = tuple(observables)
+        _check_temperatures(values, self.observables)
         self.values = _as_array(values)
         self.scale = _as_array(scale)
-        self.observables = tuple(observables)
 
     @classmethod
     def from_dict(
@@ -189,8 +190,45 @@ class Observations(eqx.Module):
         """A copy with seeded Gaussian noise of standard deviation ``std`` added."""
         rng = np.random.default_rng(seed)
         stds = np.array([std.get(n, 0.0) if isinstance(std, Mapping) else std for n in self.names], float)
+        if np.any(~np.isfinite(stds)) or np.any(stds < 0):
+            raise ObservationError(
+                f"Observations.with_noise: noise standard deviation must be >= 0 and finite, got "
+                f"{dict(zip(self.names, stds.tolist()))}"
+            )
         v = np.asarray(self.values, dtype=float) + rng.standard_normal(self.values.shape) * stds
         return Observations(v, self.observables, self.scale)
+
+
+PLAUSIBLE_TEMPERATURE = (150.0, 400.0)
+"""Range [K] outside which a whole temperature series is taken for a unit mistake."""
+
+
+def _check_temperatures(values, observables) -> None:
+    """One-line error when a temperature series lies wholly outside ``PLAUSIBLE_TEMPERATURE`` (K)."""
+    columns = [i for i, o in enumerate(observables) if o.units == "K"]
+    if not columns:
+        return
+    if isinstance(values, jax.core.Tracer):  # abstract values under a transformation
+        return
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 2 or v.shape[1] != len(observables):
+        return
+    lo, hi = PLAUSIBLE_TEMPERATURE
+    for i in columns:
+        x = v[:, i][np.isfinite(v[:, i])]
+        if x.size == 0:
+            continue
+        name = observables[i].name
+        if np.max(x) < lo:
+            raise ObservationError(
+                f"Observations: {name} lies between {np.min(x):.4g} and {np.max(x):.4g}, below {lo:g} K: "
+                "looks like deg C: convert to K (+273.15)"
+            )
+        if np.min(x) > hi:
+            raise ObservationError(
+                f"Observations: {name} lies between {np.min(x):.4g} and {np.max(x):.4g}, above {hi:g} K: "
+                "expected temperatures in K"
+            )
 
 
 def _as_array(x):

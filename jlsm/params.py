@@ -54,6 +54,44 @@ KNOWN = {
 }
 ALIASES = {"alpha": "albedo", "lambda": "conductivity", "C": "heat_capacity", "Tb": "bottom_temperature"}
 
+# Physical ranges of the known quantities: (lowest, highest, open at the low end), what the
+# model's formulas need: positive scales (they divide or take roots), fractions in [0, 1].
+PHYSICAL_RANGE = {
+    "conductivity": (0.0, np.inf, True),
+    "heat_capacity": (0.0, np.inf, True),
+    "h": (0.0, np.inf, True),
+    "h_eff": (0.0, np.inf, True),
+    "beta": (0.0, np.inf, True),
+    "diffusivity": (0.0, np.inf, True),
+    "bottom_temperature": (0.0, np.inf, True),
+    "albedo": (0.0, 1.0, False),
+    "emissivity": (0.0, 1.0, False),
+}
+
+
+def _physical_name(name: str, path: str | None) -> str:
+    """The known quantity a parameter sets (by name, or by its path into the model)."""
+    if name in PHYSICAL_RANGE:
+        return name
+    for known, (known_path, _, _) in KNOWN.items():
+        if path == known_path:
+            return known
+    return name
+
+
+def check_physical(name: str, values, what: str, path: str | None = None) -> None:
+    """Raise ParameterError if ``values`` of a known quantity leave its physical range."""
+    key = _physical_name(name, path)
+    if key not in PHYSICAL_RANGE:
+        return
+    lo, hi, open_low = PHYSICAL_RANGE[key]
+    v = np.asarray(values, dtype=float).ravel()
+    bad = (v <= lo if open_low else v < lo) | (v > hi)
+    if np.any(bad):
+        expected = "> 0" if np.isinf(hi) else f"within [{lo:g}, {hi:g}]"
+        shown = tuple(float(x) for x in v) if v.size == 2 else float(v[bad][0])
+        raise ParameterError(f"ParameterSpace: {what} {shown} of {name}: {key} must be {expected}")
+
 
 def _set_h_eff(model, value):
     beta = model.turbulence.beta
@@ -173,6 +211,7 @@ class ParameterSpace:
                 raise ParameterError(f"ParameterSpace: {canonical!r} is both free and fixed")
             if not np.all(np.isfinite(np.asarray(value, dtype=float))):
                 raise ParameterError(f"ParameterSpace: fixed value of {canonical!r} is not finite: {value}")
+            check_physical(canonical, value, "fixed value")
             self.fixed[canonical] = value
         if "h_eff" in names and "h" in names:
             raise ParameterError("ParameterSpace: h_eff replaces h; free one or the other")
@@ -218,6 +257,8 @@ class ParameterSpace:
                 raise ParameterError(f"ParameterSpace: {p.name}: bounds must satisfy lo < hi, got ({lo}, {hi})")
             if p.transform == "log-sigmoid" and lo <= 0:
                 raise ParameterError(f"ParameterSpace: {p.name}: log-sigmoid bounds must be positive, got ({lo}, {hi})")
+        if p.bounds is not None:
+            check_physical(p.name, p.bounds, "bounds", p.path)
         return p
 
     # ----------------------------------------------------------------- basics
@@ -281,6 +322,22 @@ class ParameterSpace:
                         f"ParameterSpace: initial value {bad} of {p.name} is outside its bounds ({lo}, {hi})"
                     )
         return np.stack([p.to_unconstrained(x[..., i]) for i, p in enumerate(self.parameters)], axis=-1)
+
+    def bound_position(self, x) -> np.ndarray:
+        """Where physical values ``x`` (..., P) sit in their bounds, in [0, 1]: sigmoid(u) of
+        the (log-)sigmoid transforms; NaN for unbounded parameters."""
+        x = np.asarray(x, dtype=float)
+        out = np.full(x.shape, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for i, p in enumerate(self.parameters):
+                if p.bounds is None or p.transform not in ("sigmoid", "log-sigmoid"):
+                    continue
+                lo, hi = p.bounds
+                if p.transform == "log-sigmoid":
+                    out[..., i] = np.log(x[..., i] / lo) / np.log(hi / lo)
+                else:
+                    out[..., i] = (x[..., i] - lo) / (hi - lo)
+        return out
 
     def apply_fixed(self, model):
         """Write the fixed values into ``model``."""
