@@ -3,8 +3,11 @@
 The LSTM cell (Hochreiter and Schmidhuber 1997; the form with a forget gate
 of Gers et al. 2000) is hand-fused: the input projection of a whole sequence
 is one matrix product (T, in) x (in, 4H) outside the time loop, and the
-recurrence ``lax.scan`` carries only the (H, 4H) product, which is faster on
-CPU than scanning ``eqx.nn.LSTMCell`` (it projects the input at every step).
+recurrence ``lax.scan`` carries only the (H, 4H) product. It computes what a
+``lax.scan`` of ``eqx.nn.LSTMCell`` computes (a test checks it); on the shared
+2-core CPU the two ran at the same speed within noise (forward + backward,
+H = 128, 32 sequences x 336 steps, float32: 0.60 s against 0.54 s, load
+average 12), so the fused form is kept for its layout, not for speed.
 Gate order i, f, g, o as in PyTorch; weights uniform in +/- 1/sqrt(H)
 (PyTorch's and Equinox's default) and the forget-gate bias set to 1
 (Jozefowicz et al. 2015, Sect. 2.2) so that memory is kept at the start.
