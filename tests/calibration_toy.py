@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jlsm.calibration import calibrate
+from jlsm.calibration.calibrate import CalibrationData, stack_models
 from jlsm.params import Parameter, ParameterSpace
 
 SIGMA = 5.670374419e-8
@@ -121,9 +121,9 @@ def twin_data(sites=("A", "B"), nan_forcing_site=None, days=15):
     n = forcings[0].sw.size
     fit = np.broadcast_to(np.arange(n) < 2 * n // 3, (len(sites), n))
     time = np.datetime64("2020-06-01T00:00") + np.arange(n) * np.timedelta64(30, "m")
-    return calibrate.CalibrationData(
-        sites=list(sites), pft=["grass"] * len(sites), forcing=calibrate.stack_models(forcings),
-        models=calibrate.stack_models(models), spaces=spaces, simulate=toy_simulate,
+    return CalibrationData(
+        sites=list(sites), pft=["grass"] * len(sites), forcing=stack_models(forcings),
+        models=stack_models(models), spaces=spaces, simulate=toy_simulate,
         obs={"Qh": np.stack(obs_qh), "Qle": np.stack(obs_qle)}, fit=fit, test=~fit,
         time=np.broadcast_to(time, (len(sites), n)),
         met={k: np.stack([m[k] for m in mets]) for k in mets[0]})

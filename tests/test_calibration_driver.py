@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from calibration_toy import TRUTH, twin_data
-from jlsm.calibration import calibrate as cal
+from jlsm.calibration.calibrate import CalibrationInterrupted, calibrate, evaluate_sets, simulate_sets
 from jlsm.calibration import objectives
 
 @pytest.fixture(scope="module")
 def twins():
     data = twin_data()
-    return data, cal.calibrate(data, starts=4, steps=250, seed=0, chunk=50)
+    return data, calibrate(data, starts=4, steps=250, seed=0, chunk=50)
 
 
 def test_recovers_known_parameters_at_two_sites(twins):
@@ -34,21 +34,21 @@ def test_recovers_known_parameters_at_two_sites(twins):
 def test_evaluate_sets_matches_calibration(twins):
     data, res = twins
     x = res["final"].values  # (S, K, P)
-    loss, rmse = cal.evaluate_sets(data, x)
+    loss, rmse = evaluate_sets(data, x)
     np.testing.assert_allclose(loss, res["final_loss"].values, rtol=1e-8)
     assert rmse.shape == (2, 4, 2, 2)
-    sims = cal.simulate_sets(data, x[:, :1])
+    sims = simulate_sets(data, x[:, :1])
     assert sims.shape == (2, 1, data.n_times, 2)  # the observed fluxes Qh, Qle
-    sims3 = cal.simulate_sets(data, res["best"].values[:, None], variables=("Qh", "Qle", "Rnet"))
+    sims3 = simulate_sets(data, res["best"].values[:, None], variables=("Qh", "Qle", "Rnet"))
     np.testing.assert_allclose(sims3[:, 0, :, 0], res["sim_Qh"].values, rtol=1e-10)
 
 
 def test_same_seed_same_result(twins):
     data, res = twins
-    again = cal.calibrate(data, starts=4, steps=250, seed=0, chunk=50)
+    again = calibrate(data, starts=4, steps=250, seed=0, chunk=50)
     np.testing.assert_array_equal(again["final"].values, res["final"].values)
     np.testing.assert_array_equal(again["loss"].values, res["loss"].values)
-    other = cal.calibrate(data, starts=4, steps=250, seed=1, chunk=50)
+    other = calibrate(data, starts=4, steps=250, seed=1, chunk=50)
     assert not np.array_equal(other["initial"].values[:, 1:], res["initial"].values[:, 1:])
     np.testing.assert_allclose(other["initial"].values[:, 0], data.defaults())  # start 0: the defaults
 
@@ -62,10 +62,10 @@ def test_interrupt_and_resume_give_the_uninterrupted_result(twins, tmp_path):
         if len(calls) == 2:
             raise KeyboardInterrupt
 
-    with pytest.raises(cal.CalibrationInterrupted) as err:
-        cal.calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, progress=stop_after_two)
+    with pytest.raises(CalibrationInterrupted) as err:
+        calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, progress=stop_after_two)
     assert err.value.partial is not None and (tmp_path / "partial.nc").is_file()
     assert calls == [50, 100]
-    resumed = cal.calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, resume=True)
+    resumed = calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, resume=True)
     np.testing.assert_array_equal(resumed["final"].values, full["final"].values)
     np.testing.assert_array_equal(resumed["loss"].values, full["loss"].values)

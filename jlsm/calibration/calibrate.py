@@ -599,35 +599,47 @@ def _results(data, problem, x0, state, histories, variables) -> xr.Dataset:
     return ds
 
 
+def _padded_chunks(x, chunk):
+    """Slices of x (S, N, P) along N of one size (a power of two up to ``chunk``, the last
+    padded by repeating its last set), so that all calls share one compiled shape; yields
+    (block, valid count)."""
+    n = x.shape[1]
+    size = min(int(chunk), 1 << max(n - 1, 0).bit_length())
+    for k in range(0, n, size):
+        block = x[:, k:k + size]
+        valid = block.shape[1]
+        if valid < size:
+            block = np.concatenate([block, np.repeat(block[:, -1:], size - valid, axis=1)], axis=1)
+        yield block, valid
+
+
 def simulate_sets(data: CalibrationData, x, *, variables: Sequence[str] | None = None, chunk: int = 32) -> np.ndarray:
     """Simulated fluxes (S, N, T, V) [W m-2] of physical parameter sets ``x`` (S, N, P) over the whole record."""
     variables = tuple(variables or [v for v in data.obs if v in OUTPUT_FIELDS])
     problem = dataclasses.replace(_problem(data, "mdpl", ("Qh", "Qle")),
                                   fields=tuple(OUTPUT_FIELDS.get(v, v.lower()) for v in variables))
     site = _site_arrays(data, ("Qh", "Qle"))
-    x = np.asarray(x, dtype=float)
     dtype = _dtype(data.forcing)
-    parts = [np.asarray(_simulate_sets(problem, site, jnp.asarray(x[:, k:k + chunk], dtype)))
-             for k in range(0, x.shape[1], chunk)]
+    parts = [np.asarray(_simulate_sets(problem, site, jnp.asarray(b, dtype)))[:, :k]
+             for b, k in _padded_chunks(np.asarray(x, dtype=float), chunk)]
     return np.concatenate(parts, axis=1)
 
 
 def evaluate_sets(data: CalibrationData, x, *, objective="mdpl", variables=("Qh", "Qle"), chunk: int = 32):
     """Fit-window objective (S, N) and RMSE (S, N, window(fit, test), V) [W m-2] of parameter sets (S, N, P).
 
-    Only losses leave the compiled computation (no series), in chunks of
-    ``chunk`` sets: memory stays that of ``chunk`` runs per site.
+    Only losses leave the compiled computation (no series), in chunks of at
+    most ``chunk`` sets: memory stays that of ``chunk`` runs per site.
     """
     problem = _problem(data, objective, variables)
     site = _site_arrays(data, variables)
     dtype = _dtype(data.forcing)
     windows = jnp.asarray(np.stack([data.fit, data.test], axis=1))
-    x = np.asarray(x, dtype=float)
     losses, rmse = [], []
-    for k in range(0, x.shape[1], chunk):
-        lo, rm = _evaluate_sets(problem, site, jnp.asarray(x[:, k:k + chunk], dtype), windows)
-        losses.append(np.asarray(lo))
-        rmse.append(np.asarray(rm))
+    for b, k in _padded_chunks(np.asarray(x, dtype=float), chunk):
+        lo, rm = _evaluate_sets(problem, site, jnp.asarray(b, dtype), windows)
+        losses.append(np.asarray(lo)[:, :k])
+        rmse.append(np.asarray(rm)[:, :k])
     return np.concatenate(losses, axis=1), np.concatenate(rmse, axis=1)
 
 
