@@ -7,7 +7,16 @@ import pytest
 from surrogate_toy import BOUNDS, DEFAULT, toy_forcing, toy_sim
 
 from jlsm.errors import InputError
-from jlsm.surrogate import Normalisation, RunSet, generate_runs, oat_design, sobol_design, window_index
+from jlsm.surrogate import (
+    Normalisation,
+    RunSet,
+    build_runset,
+    comparison_designs,
+    generate_runs,
+    oat_design,
+    sobol_design,
+    window_index,
+)
 from jlsm.surrogate.data import OAT_LEVELS
 
 
@@ -98,3 +107,23 @@ def test_runset_checks_shapes():
     with pytest.raises(InputError, match="encoding"):
         RunSet(jnp.zeros((1, 10, 4)), jnp.zeros((1, 9, 4)), jnp.zeros((2, 4)), jnp.zeros(2, int), jnp.zeros((2, 10, 2)))
     assert jax.tree_util.tree_leaves(RunSet(jnp.zeros((1, 10, 4)), jnp.zeros((1, 10, 4)), jnp.zeros((2, 4)), jnp.zeros(2, int), jnp.zeros((2, 10, 2))))
+
+
+def test_comparison_designs_budgets():
+    d = comparison_designs(BOUNDS, DEFAULT, seed=1)
+    assert d["oat"].theta.shape == (16, 4)
+    assert d["sobol_1x"].theta.shape == (16, 4) and d["sobol_4x"].theta.shape == (64, 4)
+
+
+def test_build_runset_runs_every_site_and_set():
+    sites = [toy_forcing(2, seed=s) for s in range(2)]
+    time = np.stack([t for t, _ in sites])
+    forcing = np.stack([f for _, f in sites])
+    thetas = sobol_design(BOUNDS, 3, seed=0).theta
+    valid = np.ones(time.shape, bool)
+    valid[1, -5:] = False  # padding at the end of site 1
+    rs = build_runset(toy_sim, jnp.asarray(forcing), forcing, time, thetas, 2, valid=valid, dtype=np.float64)
+    assert rs.target.shape == (6, 96, 2) and rs.encoding.shape == (2, 96, 8)
+    np.testing.assert_array_equal(rs.site, [0, 0, 0, 1, 1, 1])
+    np.testing.assert_allclose(rs.target[4, :-5], toy_sim(jnp.asarray(thetas[1]), jnp.asarray(forcing[1]))[:-5], rtol=1e-12)
+    assert np.all(np.isnan(rs.target[3:, -5:])) and not np.any(np.isnan(rs.target[:3]))

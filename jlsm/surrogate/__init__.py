@@ -22,7 +22,7 @@ inputs) -> (T, 2)`` fluxes Qh, Qle [W m-2], differentiable in ``theta``.
 """
 
 from .calibrate import CalibrationResult, as_space, calibrate, calibrate_sites, rmse_objective
-from .data import Design, Normalisation, RunSet, generate_runs, oat_design, sobol_design, window_index
+from .data import Design, Normalisation, RunSet, build_runset, comparison_designs, generate_runs, oat_design, sobol_design, window_index
 from .encoding import encoding_periods, encoding_size, positional_encoding
 from .fidelity import flux_fidelity, gradient_accuracy
 from .generator import ParameterGenerator, forcing_statistics, site_features, train_generator
@@ -42,8 +42,10 @@ __all__ = [
     "Surrogate",
     "as_space",
     "build_network",
+    "build_runset",
     "calibrate",
     "calibrate_sites",
+    "comparison_designs",
     "count_weights",
     "encoding_periods",
     "encoding_size",

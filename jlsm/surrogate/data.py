@@ -41,7 +41,9 @@ __all__ = [
     "Design",
     "Normalisation",
     "RunSet",
+    "build_runset",
     "check_bounds",
+    "comparison_designs",
     "generate_runs",
     "oat_design",
     "sobol_design",
@@ -142,6 +144,15 @@ def sobol_design(bounds, n_runs: int, *, seed: int = 0, log=None) -> Design:
     return Design(theta, np.full(int(n_runs), -1), np.full(int(n_runs), np.nan))
 
 
+def comparison_designs(bounds, default, *, seed: int = 0, log=None) -> dict[str, Design]:
+    """The three training designs of the comparison: ``"oat"`` (P x 4 runs, MdPL),
+    ``"sobol_1x"`` (a joint Sobol' design of the same budget) and ``"sobol_4x"`` (4 x the budget)."""
+    oat = oat_design(bounds, default)
+    n = oat.theta.shape[0]
+    return {"oat": oat, "sobol_1x": sobol_design(bounds, n, seed=seed, log=log),
+            "sobol_4x": sobol_design(bounds, 4 * n, seed=seed, log=log)}
+
+
 def generate_runs(sim, thetas, forcing, *, batch_size: int | None = None):
     """Fluxes (R, T, n_out) of ``sim(theta, forcing)`` for every row of ``thetas`` (R, P).
 
@@ -152,6 +163,46 @@ def generate_runs(sim, thetas, forcing, *, batch_size: int | None = None):
     thetas = jnp.asarray(thetas)
     f = jax.jit(lambda th, fo: jax.lax.map(lambda t: sim(t, fo), th, batch_size=batch_size or th.shape[0]))
     return f(thetas, forcing)
+
+
+def build_runset(sim, sim_inputs, forcing, time, thetas, n_frequencies: int, *, valid=None,
+                 batch_size: int | None = None, dtype=np.float32) -> "RunSet":
+    """Run ``sim`` for every site and parameter set in one batched computation; a :class:`RunSet`.
+
+    Args:
+        sim: ``sim(theta (P,), inputs) -> (T, n_out)``.
+        sim_inputs: what ``sim`` takes per site, a pytree with leading axis S
+            (e.g. the land model's batched forcing and site constants).
+        forcing: (S, T, F) forcing features the surrogate will see (physical units).
+        time: (S, T) or (T,) datetime64 time axes, for the positional encoding.
+        thetas: (S, R, P) parameter sets per site (e.g. a design per site's defaults),
+            or (R, P) shared by all sites.
+        valid: optional (S, T) booleans (padding False): targets there are NaN.
+    Returns:
+        :class:`RunSet` with S x R runs, site-major (run s R + r is set r at site s).
+    """
+    f = np.asarray(forcing, dtype=float)
+    if f.ndim != 3:
+        raise InputError(f"build_runset: forcing must be (S, T, F), got shape {f.shape}")
+    S, T, _ = f.shape
+    th = np.asarray(thetas, dtype=float)
+    th = np.broadcast_to(th, (S,) + th.shape) if th.ndim == 2 else th
+    if th.ndim != 3 or th.shape[0] != S:
+        raise InputError(f"build_runset: thetas must be (R, P) or ({S}, R, P), got shape {np.shape(thetas)}")
+    R = th.shape[1]
+    t = np.asarray(time)
+    t = np.broadcast_to(t, (S, T)) if t.ndim == 1 else t
+    if t.shape != (S, T):
+        raise InputError(f"build_runset: time must be ({T},) or ({S}, {T}), got shape {t.shape}")
+    from .encoding import positional_encoding
+
+    enc = np.stack([positional_encoding(t[s], n_frequencies, dtype) for s in range(S)])
+    run = jax.jit(jax.vmap(lambda th_s, inp: jax.lax.map(lambda x: sim(x, inp), th_s, batch_size=batch_size or R)))
+    y = np.array(run(jnp.asarray(th), sim_inputs), dtype=float)  # (S, R, T, n_out)
+    if valid is not None:
+        y = np.where(np.asarray(valid, bool)[:, None, :, None], y, np.nan)
+    return RunSet(jnp.asarray(f, dtype), jnp.asarray(enc), jnp.asarray(th.reshape(S * R, -1), dtype),
+                  jnp.repeat(jnp.arange(S), R), jnp.asarray(y.reshape((S * R,) + y.shape[2:]), dtype))
 
 
 class RunSet(eqx.Module):
