@@ -4,6 +4,8 @@ files here, units, QC masking, time zones (skipped when a shared file is absent)
 from __future__ import annotations
 
 import gzip
+import importlib.util
+import sys
 import zipfile
 
 import numpy as np
@@ -295,3 +297,57 @@ def test_column_map_qc_and_missing_values(tmp_path):
     assert np.isnan(obs2["Qh"].values[[1, 3]]).all()
     np.testing.assert_allclose(obs2["Qh"].values[[0, 2, 4, 5]], [5, 7, 9, 10])
     assert obs2["Qh"].attrs["n_qc_masked"] == 2
+
+
+# --------------------------------------------------------------------------
+# AmeriFlux: BADM depths of positional suffixes, and reading without openpyxl
+
+
+def _ameriflux_zip(tmp_path, with_badm=True):
+    t = pd.date_range("2019-07-01", periods=96, freq="30min")
+    h = t.hour + t.minute / 60
+    df = pd.DataFrame({
+        "TIMESTAMP_START": t.strftime("%Y%m%d%H%M"), "TIMESTAMP_END": (t + pd.Timedelta("30min")).strftime("%Y%m%d%H%M"),
+        "TA": 20.0, "SW_IN": np.maximum(0, 800 * np.sin(2 * np.pi * (h - 6) / 24)), "RH": 60.0, "PA": 99.0,
+        "TS_1_1_1": 18.0, "TS_1_2_1": 17.0, "TS_2_1_1": 19.0, "H": 50.0,
+    })
+    z = tmp_path / "AMF_XX-Bdm_BASE-BADM_1-1.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("AMF_XX-Bdm_BASE_HH_1-1.csv", "# Site: XX-Bdm\n# Version: 1-1\n" + df.to_csv(index=False))
+        if with_badm:
+            rows = [("GRP_IGBP", "IGBP", "GRA", 1), ("GRP_UTC_OFFSET", "UTC_OFFSET", -6, 2),
+                    ("GRP_LOCATION", "LOCATION_LAT", 40.0, 3), ("GRP_LOCATION", "LOCATION_LONG", -90.0, 3),
+                    ("GRP_VAR_INFO", "VAR_INFO_VARNAME", "TS_1_1_1", 4), ("GRP_VAR_INFO", "VAR_INFO_HEIGHT", -0.05, 4),
+                    ("GRP_VAR_INFO", "VAR_INFO_VARNAME", "TS_2_1_1", 5), ("GRP_VAR_INFO", "VAR_INFO_HEIGHT", -0.05, 5),
+                    ("GRP_VAR_INFO", "VAR_INFO_VARNAME", "TS_1_2_1", 6), ("GRP_VAR_INFO", "VAR_INFO_HEIGHT", -0.15, 6)]
+            bif = pd.DataFrame([{"SITE_ID": "XX-Bdm", "GROUP_ID": g, "VARIABLE_GROUP": grp, "VARIABLE": var,
+                                 "DATAVALUE": val} for grp, var, val, g in rows])
+            import io as _io
+
+            buf = _io.BytesIO()
+            bif.to_excel(buf, index=False)
+            zf.writestr("AMF_XX-Bdm_BIF_20200101.xlsx", buf.getvalue())
+    return z
+
+
+def test_ameriflux_positional_suffixes_mapped_to_badm_depths(tmp_path):
+    pytest.importorskip("openpyxl", reason="writing and reading the BADM .xlsx needs openpyxl (extra 'sites')")
+    forcing, obs = read_ameriflux_base(_ameriflux_zip(tmp_path))
+    assert forcing.attrs["utc_offset_hours"] == -6.0 and forcing.attrs["igbp"] == "GRA"
+    np.testing.assert_allclose(obs["depth"].values, [0.05, 0.15])
+    # TS_1_1_1 and TS_2_1_1 share 5 cm: averaged; TS_1_2_1 at 15 cm
+    np.testing.assert_allclose(obs["SoilTemp"].values[0], [18.5 + 273.15, 17.0 + 273.15])
+    assert str(forcing["time"].values[0])[:16] == "2019-07-01T06:00"
+
+
+def test_ameriflux_without_openpyxl_reads_the_data(tmp_path, monkeypatch):
+    z = _ameriflux_zip(tmp_path, with_badm=importlib.util.find_spec("openpyxl") is not None)
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # import openpyxl now raises ImportError
+    forcing, obs = read_ameriflux_base(z, utc_offset_hours=-6)
+    if "BIF" in " ".join(zipfile.ZipFile(z).namelist()):
+        assert "not read: openpyxl is not installed" in forcing.attrs["badm"]
+    assert "igbp" not in forcing.attrs and forcing.attrs["utc_offset_hours"] == -6.0
+    assert np.isnan(obs["depth"].values).all()
+    np.testing.assert_allclose(forcing["Tair"].values, 293.15)
+    local, _ = read_ameriflux_base(z)
+    assert local.attrs["time_zone"] == "local standard time"

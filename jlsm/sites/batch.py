@@ -37,7 +37,7 @@ class SiteBatch:
         time: (S, T) datetime64[ns], UTC, start of each interval; NaT in the padding.
         forcing: ALMA name -> (S, T) float: SWdown, LWdown [W m-2], Tair [K],
             Qair [kg kg-1], PSurf [Pa], Wind [m s-1], Rainf [kg m-2 s-1]
-            (total precipitation), LAI [m2 m-2] (the file's series, else the
+            (total precipitation: Rainf + Snowf where a file separates them), LAI [m2 m-2] (the file's series, else the
             site constant, NaN if unknown).
         forcing_qc: ALMA name -> (S, T) int8 flags (:mod:`jlsm.io.qc`; 9 in the padding).
         obs: Qh, Qle, Rnet, Qg, SWup [W m-2], Ustar [m s-1], Qh_cor, Qle_cor
@@ -132,8 +132,12 @@ def build_batch(prepared: list[PreparedSite], dt: float) -> SiteBatch:
         mask[i, :n] = True
         for v in RUN_FORCING:
             a = p.forcing[v].values.astype(float)
+            q = p.forcing[f"{v}_qc"].values.astype(np.int8)
+            if v == "Rainf" and "Snowf" in p.forcing and np.isfinite(p.forcing["Snowf"].values).all():
+                a = a + p.forcing["Snowf"].values  # total precipitation, as the land model takes it
+                q = np.maximum(q, p.forcing["Snowf_qc"].values.astype(np.int8))
             forcing[v][i] = _pad(a, T, a[-1])
-            fqc[v][i] = _pad(p.forcing[f"{v}_qc"].values.astype(np.int8), T, QC_MISSING)
+            fqc[v][i] = _pad(q, T, QC_MISSING)
         c = p.constants
         if "LAI" in p.forcing and np.isfinite(p.forcing["LAI"].values).all():
             lai = p.forcing["LAI"].values.astype(float)
