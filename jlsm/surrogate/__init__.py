@@ -16,6 +16,7 @@ Rooms:
 - :mod:`~jlsm.surrogate.generator`: parameter generator MLP and its training through any simulator.
 - :mod:`~jlsm.surrogate.calibrate`: per-site multi-start calibration through any simulator.
 - :mod:`~jlsm.surrogate.fidelity`: surrogate against model, fluxes and gradients.
+- :mod:`~jlsm.surrogate.land`: the version-2 land model (``jlsm.land``) behind the simulator interface.
 
 The simulator interface everything here takes: ``simulate(theta (P,) physical,
 inputs) -> (T, 2)`` fluxes Qh, Qle [W m-2], differentiable in ``theta``.
@@ -26,12 +27,15 @@ from .data import Design, Normalisation, RunSet, build_runset, comparison_design
 from .encoding import encoding_periods, encoding_size, positional_encoding
 from .fidelity import flux_fidelity, gradient_accuracy
 from .generator import ParameterGenerator, forcing_statistics, site_features, train_generator
+from .land import FORCING_FEATURES, LandInputs, forcing_features, land_simulator
 from .lstm import MultiTaskLSTM, SingleTaskLSTM, build_network, count_weights, hidden_for_weights
 from .model import SiteInputs, Surrogate, load, save, site_inputs
 from .train import train, train_surrogate
 
 __all__ = [
+    "FORCING_FEATURES",
     "CalibrationResult",
+    "LandInputs",
     "Design",
     "MultiTaskLSTM",
     "Normalisation",
@@ -50,10 +54,12 @@ __all__ = [
     "encoding_periods",
     "encoding_size",
     "flux_fidelity",
+    "forcing_features",
     "forcing_statistics",
     "generate_runs",
     "gradient_accuracy",
     "hidden_for_weights",
+    "land_simulator",
     "load",
     "oat_design",
     "positional_encoding",
