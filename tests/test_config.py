@@ -105,6 +105,8 @@ def _message(err) -> str:
 
 def test_examples_load():
     for path in sorted(EXAMPLES.glob("*.toml")):
+        if path.name == "sites.toml":  # a site collection (jlsm.sites), not an inversion config
+            continue
         cfg = C.load_config(path)
         assert cfg["_path"] == str(path)
     wp = C.load_config(EXAMPLES / "west_phoenix.toml")
