@@ -25,6 +25,8 @@ SILTY_CLAY_LOAM = dict(theta_sat=0.464, theta_res=0.0, b=8.72, psi_sat=0.617, k_
 DZ = np.array([0.1, 0.3, 0.6, 1.0])  # Noah's four layers to 2 m
 DT = 1800.0
 
+_step = jax.jit(richards_step, static_argnames=("gravity", "tridiagonal"))  # one compile per shape, shared
+
 
 def storage_error(theta, theta_new, fluxes, sink, dz, dt):
     """(balance residual, scale) [kg m-2] per step: storage change minus dt (infiltration - sinks - drainage).
@@ -130,7 +132,7 @@ def test_sink_larger_than_the_column_is_supplied_from_below_exactly():
     hyd = SoilHydraulics(**LOAM)
     theta = jnp.full(DZ.shape, 0.01)
     sink = jnp.array([1.0, 0.0, 0.0, 0.0])  # 1800 kg m-2 from a 0.1 m layer holding 1 kg m-2
-    theta_new, fluxes = richards_step(theta, DZ, DT, 0.0, sink, hyd)
+    theta_new, fluxes = _step(theta, DZ, DT, 0.0, sink, hyd)
     err, scale = storage_error(theta, theta_new, fluxes, sink, DZ, DT)
     assert abs(err) < 1e-12 * scale
     assert float(fluxes.supply_from_below) > 0.9 * float(sink[0])
@@ -145,27 +147,27 @@ def test_unit_gradient_drainage_keeps_a_uniform_profile(soil):
     hyd = SoilHydraulics(**soil)
     theta = jnp.full(DZ.shape, 0.8 * soil["theta_sat"])
     k = float(hydraulic_conductivity(theta[0], hyd))
-    theta_new, fluxes = richards_step(theta, DZ, DT, RHO_WATER * k, jnp.zeros(4), hyd)
+    theta_new, fluxes = _step(theta, DZ, DT, RHO_WATER * k, jnp.zeros(4), hyd)
     # infiltration takes all the supply (the smooth min of a supply far below the infiltrability)
     assert float(fluxes.infiltration) == pytest.approx(RHO_WATER * k, rel=1e-8)
     assert float(fluxes.drainage) == pytest.approx(RHO_WATER * k, rel=1e-8)
     np.testing.assert_allclose(np.asarray(theta_new), np.asarray(theta), rtol=1e-9)
 
 
+@jax.jit
+def _steady(hyd, theta0, q, dz=np.full(20, 0.1), dt=3600.0):
+    def body(theta, _):
+        theta_new, fluxes = richards_step(theta, dz, dt, q, jnp.zeros(20), hyd)
+        return theta_new, fluxes.infiltration
+
+    return jax.lax.scan(body, theta0, None, length=24 * 400)
+
+
 @pytest.mark.parametrize("soil, fraction", [(LOAM, 0.3), (SANDY_LOAM, 0.05)])
 def test_steady_infiltration_approaches_k_of_theta_equal_to_the_flux(soil, fraction):
     hyd = SoilHydraulics(**soil)
     q = RHO_WATER * fraction * soil["k_sat"]
-    dz = np.full(20, 0.1)
-
-    @jax.jit
-    def run(theta0):
-        def body(theta, _):
-            theta_new, fluxes = richards_step(theta, dz, 3600.0, q, jnp.zeros(20), hyd)
-            return theta_new, fluxes.infiltration
-        return jax.lax.scan(body, theta0, None, length=24 * 400)
-
-    theta, infiltration = run(jnp.full(20, 0.15))
+    theta, infiltration = _steady(hyd, jnp.full(20, 0.15), q)
     k = np.asarray(hydraulic_conductivity(theta, hyd)) * RHO_WATER
     np.testing.assert_allclose(k, float(infiltration[-1]), rtol=1e-6)
     # the smooth min of supply and infiltrability takes a little less than the supply
@@ -271,7 +273,7 @@ def test_gradients_match_central_differences(start):
     theta0 = jnp.full(DZ.shape, start)
     rain, demand = _rain_and_demand()
     loss = jax.jit(_column_loss)
-    grad = np.asarray(_grad_params(jnp.asarray(p0), theta0, rain, demand))
+    grad = np.asarray(_grads(jnp.asarray(p0), theta0, rain, demand)[0])
     assert np.all(np.isfinite(grad))
     for i, name in enumerate(PARAMS):
         h = 1e-5 * abs(p0[i])
@@ -280,18 +282,16 @@ def test_gradients_match_central_differences(start):
         assert grad[i] == pytest.approx(fd, rel=1e-5, abs=1e-7 * max(1.0, abs(fd))), name
 
 
-_grad_params = jax.jit(jax.grad(_column_loss))
-_grad_state = jax.jit(jax.grad(_column_loss, argnums=1))
+_grads = jax.jit(jax.grad(_column_loss, argnums=(0, 1)))  # parameters and initial state
 
 
 @pytest.mark.parametrize("start", [0.0, 1e-9, 0.439, 0.5])
 def test_gradients_finite_in_dry_and_saturated_soil(start):
     p0 = jnp.array([0.439, 5.25, 0.355, 3.38e-6, 0.6, 0.10, 0.30])
-    rain, demand = _rain_and_demand(12)
-    grad = _grad_params(p0, jnp.full(DZ.shape, start), 10.0 * rain, demand)
-    assert np.all(np.isfinite(np.asarray(grad)))
-    dtheta = _grad_state(p0, jnp.full(DZ.shape, start), rain, demand)
-    assert np.all(np.isfinite(np.asarray(dtheta)))
+    rain, demand = _rain_and_demand()
+    for r in (rain, 10.0 * rain):
+        grad, dtheta = _grads(p0, jnp.full(DZ.shape, start), r, demand)
+        assert np.all(np.isfinite(np.asarray(grad))) and np.all(np.isfinite(np.asarray(dtheta)))
 
 
 # ---------------------------------------------------------------- (e) vmap, float32
@@ -302,7 +302,7 @@ def test_vmap_over_parameter_sets_matches_single_runs():
     batch = SoilHydraulics(**{k: jnp.array([s[k] for s in soils]) for k in LOAM})
     theta = jnp.array([0.3, 0.1, 0.2, 0.25])
     sink = jnp.array([2e-5, 1e-5, 0.0, 0.0])
-    step = jax.jit(lambda h: richards_step(theta, DZ, DT, 0.002, sink, h))
+    step = lambda h: _step(theta, DZ, DT, 0.002, sink, h)  # noqa: E731
     theta_b, fluxes_b = jax.jit(jax.vmap(step))(batch)
     for j, s in enumerate(soils):
         theta_j, fluxes_j = step(SoilHydraulics(**s))
@@ -312,12 +312,29 @@ def test_vmap_over_parameter_sets_matches_single_runs():
 
 def test_float32_runs_finite():
     hyd = SoilHydraulics(**{k: np.float32(v) for k, v in SILTY_CLAY_LOAM.items()})
-    rain, demand = _rain_and_demand()
-    p0 = jnp.array([0.464, 8.72, 0.617, 2.04e-6, 0.6, 0.1, 0.3], jnp.float32)
-    step = jax.jit(lambda t, h: richards_step(t, DZ.astype(np.float32), np.float32(DT), jnp.float32(0.01), jnp.zeros(4, jnp.float32), h))
+    dz, sink = DZ.astype(np.float32), jnp.full(4, 1e-5, jnp.float32)
+
+    def one_step(p, theta):
+        h = SoilHydraulics(theta_sat=p[0], theta_res=p[1], b=p[2], psi_sat=p[3], k_sat=p[4])
+        theta_new, fluxes = richards_step(theta, dz, np.float32(DT), jnp.float32(0.01), sink, h)
+        return jnp.sum(theta_new) + fluxes.drainage + fluxes.runoff
+
+    p = jnp.array([hyd.theta_sat, hyd.theta_res, hyd.b, hyd.psi_sat, hyd.k_sat])
+    grad = jax.jit(jax.grad(one_step, argnums=(0, 1)))
     for start in (0.0, 0.2, 0.464):
         theta0 = jnp.full(DZ.shape, start, jnp.float32)
-        theta_new, fluxes = step(theta0, hyd)
+        theta_new, fluxes = _step(theta0, dz, np.float32(DT), jnp.float32(0.01), sink, hyd)
         assert theta_new.dtype == jnp.float32 and np.all(np.isfinite(np.asarray(theta_new)))
-        grad = _grad_params(p0, theta0, rain.astype(jnp.float32), demand.astype(jnp.float32))
-        assert grad.dtype == jnp.float32 and np.all(np.isfinite(np.asarray(grad)))
+        assert np.all(np.asarray(theta_new) <= np.float32(0.464)) and np.all(np.asarray(theta_new) >= 0.0)
+        g_p, g_theta = grad(p, theta0)
+        assert g_p.dtype == jnp.float32 and np.all(np.isfinite(np.asarray(g_p))) and np.all(np.isfinite(np.asarray(g_theta)))
+
+
+def test_thomas_and_lapack_solves_agree():
+    hyd = SoilHydraulics(**LOAM)
+    theta = jnp.array([0.05, 0.3, 0.43, 0.2])
+    sink = jnp.array([3e-5, 1e-5, 0.0, 0.0])
+    a = _step(theta, DZ, DT, 0.01, sink, hyd)
+    b = _step(theta, DZ, DT, 0.01, sink, hyd, tridiagonal="thomas")
+    np.testing.assert_allclose(np.asarray(a[0]), np.asarray(b[0]), rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(a[1].drainage), np.asarray(b[1].drainage), rtol=1e-11)
