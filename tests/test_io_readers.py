@@ -351,3 +351,28 @@ def test_ameriflux_without_openpyxl_reads_the_data(tmp_path, monkeypatch):
     np.testing.assert_allclose(forcing["Tair"].values, 293.15)
     local, _ = read_ameriflux_base(z)
     assert local.attrs["time_zone"] == "local standard time"
+
+
+def test_plumber2_forcing_flags_from_the_file(tmp_path):
+    """A Met file with its own flags: values kept, flagged 1 (filled by the provider) where
+    the file's flag exceeds qc_max; LAI read where present."""
+    t = pd.date_range("2010-01-01", periods=8, freq="30min").values
+    q = np.array([0, 0, 1, 2, 0, 0, 0, 0], dtype=float)
+
+    def var(v, units):
+        return (("time", "y", "x"), np.asarray(v, dtype=float).reshape(8, 1, 1), {"units": units})
+
+    ds = xr.Dataset({"Tair": var(np.full(8, 270.0), "K"), "Tair_qc": var(q, "1"),
+                     "SWdown": var(np.zeros(8), "W/m2"), "LWdown": var(np.full(8, 250.0), "W/m2"),
+                     "LAI": var(np.full(8, 1.5), "1"),
+                     "latitude": (("y", "x"), [[45.0]]), "longitude": (("y", "x"), [[7.5]])},
+                    coords={"time": t, "x": [0.0], "y": [0.0]})
+    p = tmp_path / "XX-Met_2010-2010_FLUXNET2015_Met.nc"
+    ds.to_netcdf(p)
+    forcing, _ = io.read_plumber2(p)
+    np.testing.assert_array_equal(forcing["Tair_qc"].values, (q > 0).astype(int))
+    np.testing.assert_allclose(forcing["Tair"].values, 270.0)
+    np.testing.assert_allclose(forcing["LAI"].values, 1.5)
+    assert forcing.attrs["utc_offset_hours"] == 0.0  # round(7.5 / 15)
+    loose, _ = io.read_plumber2(p, qc_max=1)
+    np.testing.assert_array_equal(loose["Tair_qc"].values, (q > 1).astype(int))

@@ -121,8 +121,13 @@ def _parse_depth(text) -> float | None:
     return val * {"mm": 1e-3, "cm": 1e-2, "m": 1.0}[m.group(2)]
 
 
-def _alma_forcing(raw, times, source, qc_max, dt) -> xr.Dataset:
+def _alma_forcing(raw, times, source, qc_max, dt, keep_qc: bool = False) -> xr.Dataset:
+    """Forcing of an ALMA file; with ``keep_qc`` a ``<name>_qc`` flag (:mod:`jlsm.io.qc`) per
+    variable: 1 where the file's own flag exceeds ``qc_max`` (filled by the provider)."""
+    from .qc import initial_qc, qc_attrs
+
     out = {}
+    flags = {}
     names = {
         "SWdown": ("SWdown",), "LWdown": ("LWdown",), "Tair": ("Tair",),
         "Qair": ("Qair",), "PSurf": ("PSurf", "Psurf"), "Wind": ("Wind",),
@@ -144,6 +149,9 @@ def _alma_forcing(raw, times, source, qc_max, dt) -> xr.Dataset:
         if std == "Rainf" and src == "Precip":
             extra["comment"] = "total precipitation (rain and snow)"
         out[std] = _make_var(std, vals, times, src, su, extra)
+        if keep_qc:
+            flags[f"{std}_qc"] = xr.DataArray(initial_qc(vals, None if bad is None else bad.reshape(len(times))),
+                                              dims=("time",), coords={"time": times}, attrs=qc_attrs(std))
     if "Wind" not in out and "Wind_N" in raw.variables and "Wind_E" in raw.variables:
         vn, su = _convert(_raw_values(raw["Wind_N"]), raw["Wind_N"].attrs.get("units"), "Wind", source)
         ve, _ = _convert(_raw_values(raw["Wind_E"]), raw["Wind_E"].attrs.get("units"), "Wind", source)
@@ -168,7 +176,7 @@ def _alma_forcing(raw, times, source, qc_max, dt) -> xr.Dataset:
     for std, da in out.items():
         _check_range(da.values, std, source, times, ForcingError)
         da.attrs.update(_gap_attrs(da.values))
-    return xr.Dataset(out, coords={"time": times})
+    return xr.Dataset({**out, **flags}, coords={"time": times})
 
 
 def _alma_obs(raw, times, source, qc_max, dt, forcing, emissivity, soil_depth,

@@ -48,7 +48,7 @@ def read_plumber2(met_path, flux_path=None, *, qc_max: int = 0,
     times = _shift(_time_axis(raw, source), -offset)
     raw = raw.assign_coords(time=times)
     dt = _timestep_seconds(times)
-    forcing = _alma_forcing(raw, times, source, qc_max, dt)
+    forcing = _alma_forcing(raw, times, source, qc_max, dt, keep_qc=True)
     attrs = {
         "time_zone": "UTC",
         "utc_offset_hours": offset,
