@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
+from jlsm.errors import InputError
 from jlsm.physics import aerodynamics as aero
 from jlsm.physics.thermo import CP_AIR, GRAVITY, VON_KARMAN
 
@@ -79,13 +80,14 @@ def neutral_skin(t_air, height):
     return t_air + GRAVITY / CP_AIR * height
 
 
+@pytest.mark.parametrize("stability", ["louis", "monin_obukhov"])
 @pytest.mark.parametrize("hc,z_ref,kb_inv", [(0.5, 3.0, 2.3), (20.0, 35.0, 1.0), (0.0, 2.0, 0.0)])
-def test_neutral_log_law(hc, z_ref, kb_inv):
+def test_neutral_log_law(hc, z_ref, kb_inv, stability):
     rough = aero.Roughness(z0m_ratio=0.1, displacement_ratio=0.67, kb_inv=kb_inv)
     z0m, z0h, d = (float(x) for x in aero.roughness_lengths(hc, rough))
     height = z_ref - d
     u = 3.7
-    state = aero.aerodynamic_resistance(u, 290.0, neutral_skin(290.0, height), z_ref, hc, rough)
+    state = aero.aerodynamic_resistance(u, 290.0, neutral_skin(290.0, height), z_ref, hc, rough, stability=stability)
     assert abs(float(state.ri_bulk)) < 1e-12
     lm, lh = math.log(height / z0m), math.log(height / z0h)
     np.testing.assert_allclose(state.r_am, lm**2 / (K**2 * u), rtol=1e-10)
@@ -137,10 +139,43 @@ def test_louis_continuous_at_neutral_and_free_convection():
         assert float(f(ri)) == pytest.approx(9.4 / c * math.sqrt(-ri), rel=1e-3)
 
 
-def test_monotonic_in_stability():
+def test_module_psi_functions_match_reference():
+    for zeta in (-50.0, -1.0, -0.01, 0.0, 0.01, 1.0, 50.0):
+        assert float(aero.psi_momentum(zeta)) == pytest.approx(psi_m(zeta), rel=1e-12, abs=1e-14)
+        assert float(aero.psi_heat(zeta)) == pytest.approx(psi_h(zeta), rel=1e-12, abs=1e-14)
+
+
+def test_obukhov_newton_against_converged_solution():
+    """Unrolled Newton steps for z/L against bracketing to 1e-13, for -10 <= Ri_b <= 2."""
+    z, z0m = 10.0, 0.06
+    ris = np.concatenate([-np.logspace(-4, 1, 40), np.logspace(-4, math.log10(2.0), 40)])
+    worst = {}
+    for iterations in (2, 3):
+        errors = []
+        for kb_inv in (0.0, 2.3, 5.0):
+            z0h = z0m * math.exp(-kb_inv)
+            lm, lh = math.log(z / z0m), math.log(z / z0h)
+            zeta = aero.obukhov_stability(jnp.asarray(ris), lm, lh, z0m / z, z0h / z, iterations=iterations)
+            for ri, zz in zip(ris, np.asarray(zeta)):
+                fm, fh = most_profiles(most_zeta(float(ri), z, z0m, z0h), z, z0m, z0h)
+                fma, fha = most_profiles(float(zz), z, z0m, z0h)
+                errors.append(abs(fma * fha / (fm * fh) - 1.0))
+        worst[iterations] = max(errors)
+    print(f"max relative error of r_ah, Newton vs converged: 2 steps {worst[2]:.1e}, 3 steps {worst[3]:.1e}")
+    assert worst[3] < 1e-4  # the module docstring's 7e-5
+    assert worst[2] < 0.06
+
+
+def test_unknown_stability_is_an_error():
+    with pytest.raises(InputError, match="stability"):
+        aero.aerodynamic_resistance(3.0, 290.0, 291.0, 10.0, 0.5, aero.Roughness(), stability="bulk")
+
+
+@pytest.mark.parametrize("stability", ["louis", "monin_obukhov"])
+def test_monotonic_in_stability(stability):
     rough = aero.Roughness()
     t_skin = 290.0 + jnp.linspace(-30.0, 30.0, 601)
-    state = aero.aerodynamic_resistance(2.0, 290.0, t_skin, 10.0, 0.5, rough)
+    state = aero.aerodynamic_resistance(2.0, 290.0, t_skin, 10.0, 0.5, rough, stability=stability)
     ri = np.asarray(state.ri_bulk)
     order = np.argsort(ri)
     assert np.all(np.diff(np.asarray(state.r_ah)[order]) > 0)
@@ -180,14 +215,15 @@ def test_against_iterative_monin_obukhov():
 EDGE_CASES = [(0.0, 290.0, 290.0), (0.0, 270.0, 240.0), (0.0, 250.0, 300.0), (15.0, 300.0, 299.0), (0.2, 290.0, 290.05)]
 
 
+@pytest.mark.parametrize("stability", ["louis", "monin_obukhov"])
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
-def test_finite_values_and_gradients(dtype):
+def test_finite_values_and_gradients(dtype, stability):
     wind, t_air, t_skin = (jnp.asarray(v, dtype) for v in zip(*EDGE_CASES))
     rough = jax.tree_util.tree_map(lambda a: a.astype(dtype), aero.Roughness(0.1, 0.7, 2.0))
     z_ref, hc = jnp.asarray(10.0, dtype), jnp.asarray(0.5, dtype)
 
     def f(w, ta, ts, z, h, r):
-        s = aero.aerodynamic_resistance(w, ta, ts, z, h, r)
+        s = aero.aerodynamic_resistance(w, ta, ts, z, h, r, stability=stability)
         return jnp.log(s.r_ah) + jnp.log(s.r_am) + s.ustar
 
     axes = (0, 0, 0, None, None, None)
@@ -202,12 +238,13 @@ def test_finite_values_and_gradients(dtype):
     assert float(ri.max()) > 10.0 and float(ri.min()) < -10.0  # the cases do reach large |Ri_b|
 
 
-def test_exactly_neutral_has_finite_gradient():
+@pytest.mark.parametrize("stability", ["louis", "monin_obukhov"])
+def test_exactly_neutral_has_finite_gradient(stability):
     """Ri_b exactly 0 (equal potential temperatures) -> no 0/0 in value or gradient."""
     rough = aero.Roughness()
 
     def f(ts):
-        return aero.aerodynamic_resistance(3.0, 290.0, ts, 10.0, 0.0, rough).r_ah
+        return aero.aerodynamic_resistance(3.0, 290.0, ts, 10.0, 0.0, rough, stability=stability).r_ah
 
     z0m, _, d = aero.roughness_lengths(0.0, rough)
     ts = neutral_skin(290.0, 10.0 - d)
@@ -218,22 +255,29 @@ def test_exactly_neutral_has_finite_gradient():
 NAMES = ("wind", "t_air", "t_skin", "z_ref", "canopy_height", "z0m_ratio", "displacement_ratio", "kb_inv")
 
 
-def _objective(x):
+def _objective(x, stability):
     rough = aero.Roughness(x[5], x[6], x[7])
-    s = aero.aerodynamic_resistance(x[0], x[1], x[2], x[3], x[4], rough)
+    s = aero.aerodynamic_resistance(x[0], x[1], x[2], x[3], x[4], rough, stability=stability)
     return s.r_ah + 0.5 * s.r_am + 100.0 * s.ustar
 
 
-@pytest.mark.parametrize("t_skin", [283.0, 296.0])
-def test_gradients_against_finite_differences(t_skin):
-    x0 = jnp.array([3.0, 290.0, t_skin, 12.0, 1.5, 0.11, 0.65, 1.8])
-    g = jax.jit(jax.grad(_objective))(x0)
-    steps = 1e-6 * jnp.abs(x0)
+@pytest.mark.parametrize("stability", ["louis", "monin_obukhov"])
+def test_gradients_against_finite_differences(stability):
+    """Stable (skin 283 K) and unstable (skin 296 K) points, every input and parameter."""
+    points = jnp.array([[3.0, 290.0, t_skin, 12.0, 1.5, 0.11, 0.65, 1.8] for t_skin in (283.0, 296.0)])
+    objective = lambda x: _objective(x, stability)  # noqa: E731
+    steps = 1e-6 * jnp.abs(points[0])
     shifts = jnp.diag(steps)
-    f = jax.jit(jax.vmap(_objective))
-    fd = (f(x0 + shifts) - f(x0 - shifts)) / (2 * steps)
-    for name, a, b in zip(NAMES, np.asarray(g), np.asarray(fd)):
-        assert a == pytest.approx(b, rel=1e-5), name
+
+    @jax.jit
+    def ad_and_fd(x0):
+        fd = (jax.vmap(objective)(x0 + shifts) - jax.vmap(objective)(x0 - shifts)) / (2 * steps)
+        return jax.grad(objective)(x0), fd
+
+    g, fd = jax.vmap(ad_and_fd)(points)
+    for row_g, row_fd in zip(np.asarray(g), np.asarray(fd)):
+        for name, a, b in zip(NAMES, row_g, row_fd):
+            assert a == pytest.approx(b, rel=1e-5), name
 
 
 def test_vmap_and_float32_close():
