@@ -41,7 +41,10 @@ by a fixed number of Newton steps on log|zeta| (default 3, a fixed-count loop wi
 convergence test) from the neutral estimate zeta_0 = Ri_b ln(z/z0m)^2 / ln(z/z0h). Against the converged
 solution (bracketing, ``tests/test_aerodynamics.py``) over -10 <= Ri_b <= 2 and
 kB^-1 = 0, 2.3, 5 the largest relative error of r_ah is 7e-5 with 3 steps, 5e-2 with 2 and
-3e-10 with 4. It costs several times the Louis closure (measured in the report of the change).
+3e-10 with 4. It is a reference, not the default: measured in float64 on 128k columns on the
+shared 2-core CPU, it took about 2 us per element forward and 16 us with the gradient, against
+25 ns and 8 ns for the Louis closure (about 80 times slower), and 21 s to compile the gradient
+against 0.7 s.
 
 Safe everywhere under ``grad``: calm wind is floored at ``wind_floor`` (default 0.5 m s-1,
 as a hard max: values above the floor are exact, the gradient with respect to wind is zero
