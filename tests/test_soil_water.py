@@ -240,6 +240,28 @@ def test_horizontal_absorption_converges_to_philips_solution():
     assert errors[1] < 0.7 * errors[0] and errors[2] < 0.7 * errors[1]
 
 
+def test_vertical_infiltration_within_philips_two_term_bounds():
+    """Ponded vertical infiltration: I = S t^1/2 + A t with (K_s - K_i)/3 <= A <= 2 (K_s - K_i)/3 (Philip 1957, 1969)."""
+    hyd = SoilHydraulics(**LOAM)
+    theta_i, duration = 0.2 * LOAM["theta_sat"], 4 * 3600.0  # a third of the gravity time (S/K_s)^2
+    diff = lambda t: np.asarray(soil_water_diffusivity(jnp.asarray(t), hyd))  # noqa: E731
+    s = sorptivity(diff, theta_i, LOAM["theta_sat"])
+    layers, steps = 40, 3840
+    dz = jnp.full((layers,), 0.01)
+
+    def body(theta, _):
+        theta_new, fluxes = richards_step(theta, dz, duration / steps, 10.0, jnp.zeros(layers), hyd)
+        return theta_new, fluxes.drainage
+
+    theta0 = jnp.full((layers,), theta_i)
+    theta, drainage = jax.jit(lambda t0: jax.lax.scan(body, t0, None, length=steps))(theta0)
+    stored = float(jnp.sum(dz * (theta - theta0)))
+    assert float(jnp.sum(drainage)) * duration / steps / RHO_WATER < 1e-4 * stored  # the front stays inside
+    k_gain = LOAM["k_sat"] - float(hydraulic_conductivity(theta_i, hyd))
+    a = (stored - s * np.sqrt(duration)) / (k_gain * duration)
+    assert 1.0 / 3.0 <= a <= 2.0 / 3.0
+
+
 # ---------------------------------------------------------------- (d) gradients
 
 
