@@ -15,6 +15,7 @@ from jlsm.io.ameriflux import read_ameriflux_base
 from jlsm.io.complete import complete_forcing
 from jlsm.io.fluxnet2015 import read_fluxnet2015
 from jlsm.io.gaps import complete_runs, fill_forcing_gaps
+from jlsm.io.radiation import SIGMA
 
 
 def _real(relative):
@@ -71,7 +72,7 @@ def test_pressure_from_elevation_standard_atmosphere():
 
 def test_longwave_limits():
     t = np.array([263.15, 293.15])
-    black = io.radiation.SIGMA * t**4
+    black = SIGMA * t**4
     np.testing.assert_allclose(estimates.longwave_crawford_duchon(t, [300.0, 1500.0], 1.0), black)
     clear = estimates.longwave_crawford_duchon(t, [300.0, 1500.0], 0.0)
     assert np.all(clear < black) and np.all(clear > 0.6 * black)

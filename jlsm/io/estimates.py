@@ -38,8 +38,9 @@ PPFD_PER_SHORTWAVE = 2.1
 #: Brutsaert (1975) clear-sky emissivity coefficient [hPa^(-1/7) K^(1/7)].
 BRUTSAERT_COEFFICIENT = 1.24
 
-#: Sun elevation [deg] above which SWdown / SWclear gives a cloud index; lower sun
-#: makes the ratio noisy (Crawford & Duchon 1999 use daytime values only).
+#: Sun elevation [deg] above which SWdown / SWclear gives a cloud index (a choice:
+#: Crawford & Duchon 1999 use daytime values only; at low sun the clear-sky model's
+#: air-mass error and sensor cosine error dominate the ratio).
 MIN_SUN_ELEVATION_DEG = 10.0
 
 

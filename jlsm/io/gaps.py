@@ -205,6 +205,12 @@ def fill_forcing_gaps(ds: xr.Dataset, variables: Iterable[str] | None = None, *,
     the times; ``"keep"`` leaves them NaN (flag 9) and lists them in the report
     (see :func:`complete_runs` to split the record around them).
 
+    Defaults: linear filling up to 2 h, the 4 half-hours of PLUMBER2's linear
+    filling (Ukkola et al. 2022; ``Gapfilling_thresholds: linfill: 4`` in its
+    files); a window of +-7 days as in MDS (Reichstein et al. 2005); at most 7
+    days filled (a choice: beyond a week the mean diurnal course no longer
+    follows the weather, and the record is better split).
+
     Returns ``(filled, report)``: ``report[name]`` holds the counts
     ``linear``, ``diurnal`` and the list ``long_gaps`` of (first, last time,
     steps). Default variables: the 1-D float variables of ``ds`` whose names
