@@ -96,6 +96,13 @@ def test_loo_mean_in_transformed_space():
     np.testing.assert_allclose(out2["mean"].values[0], out["mean"].values[0])
 
 
+def test_loo_excludes_runs_of_the_same_site():
+    x = np.array([[0.2], [0.3], [0.6]])
+    out = transfer.leave_one_out(x, ["crop"] * 3, [0.0], [1.0], site_ids=["US-CRT", "US-CRT", "US-Ne1"])
+    assert list(out["donors"].values) == [1, 1, 2]
+    assert float(out["median"].values[0, 0]) == pytest.approx(0.6)
+
+
 def test_loo_donors_clipped_into_target_bounds():
     x = np.array([[5.0], [9.0]])
     lower = np.array([[0.0], [0.0]])

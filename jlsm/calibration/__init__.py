@@ -6,7 +6,7 @@ several time scales (:mod:`.skill`), PLUMBER empirical benchmarks
 (:mod:`.benchmarks`), Sobol-256 and one-factor-at-a-time designs
 (:mod:`.designs`), leave-one-site-out transfer (:mod:`.transfer`), reports
 (:mod:`.report`), the batched driver (:mod:`.calibrate`) and the whole protocol
-(:mod:`.protocol`).
+(:mod:`.protocol`); :mod:`.sites` builds the land-model problem of a site collection.
 
 ``jlsm.calibration.calibrate`` is the driver module; its function is
 ``from jlsm.calibration.calibrate import calibrate``.

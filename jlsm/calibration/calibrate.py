@@ -13,7 +13,8 @@ value-and-gradient of the per-site objective (:mod:`.objectives`) and an Optax
 update; a chunk of steps is a jitted loop. A start whose loss or gradient
 becomes NaN/Inf is frozen at its last finite point with status ``diverged``;
 the others go on (the same bookkeeping as :func:`jlsm.inverse.invert`).
-Phases: Adam (``optax.adam`` with cosine decay, after ``clip_by_global_norm``)
+Programs are compiled with :func:`jlsm._compile.jit` (XLA's classic CPU
+emitters: about half the compile time). Phases: Adam (``optax.adam`` with cosine decay, after ``clip_by_global_norm``)
 from Sobol' starts, then optionally an L-BFGS polish (``optax.lbfgs`` with its
 zoom line search). Spin-up before the fit window is the simulate function's
 (for :func:`jlsm.land.simulate_land`: ``spinup_years`` repetitions of the
@@ -36,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from jlsm._compile import jit as _jit
 from jlsm.errors import InputError, ObservationError, ParameterError
 from jlsm.params import ParameterSpace
 
@@ -86,6 +88,8 @@ class CalibrationData:
             (SWdown [W m-2], Tair [K], Qair [kg kg-1], PSurf [Pa]).
         sigma: optional flux uncertainties name -> (S, T) [W m-2] for the ``wls`` objective.
         offset_hours: per-site UTC offset of ``time`` [h] (local days), or None.
+        site_ids: the site of each entry (runs of one split record share it;
+            leave-one-out never uses an entry's own site), default ``sites``.
     """
 
     sites: list
@@ -101,9 +105,12 @@ class CalibrationData:
     met: dict | None = None
     sigma: dict | None = None
     offset_hours: np.ndarray | None = None
+    site_ids: list | None = None
 
     def __post_init__(self):
         s = len(self.sites)
+        if self.site_ids is None:
+            self.site_ids = list(self.sites)
         if len(self.pft) != s or len(self.spaces) != s:
             raise InputError(f"CalibrationData: {s} sites but {len(self.pft)} PFTs and {len(self.spaces)} spaces")
         self.fit = np.asarray(self.fit, bool)
@@ -262,7 +269,7 @@ def _one(s: _State, site: _Site, spec: _Spec):
     return new, recorded
 
 
-@eqx.filter_jit
+@_jit
 def _init(opt, u_or_state):
     """The state of every (site, start) at the start of a phase."""
     if isinstance(u_or_state, _State):
@@ -279,7 +286,7 @@ def _init(opt, u_or_state):
                   jnp.zeros_like(prev.quiet), prev.iterations)
 
 
-@eqx.filter_jit
+@_jit
 def _chunk(state: _State, site: _Site, n, length: int, spec: _Spec):
     """Up to ``n`` (traced, <= ``length``) steps of every (site, start); losses (length, S, K)."""
     step = jax.vmap(jax.vmap(_one, in_axes=(0, None, None)), in_axes=(0, 0, None))
@@ -300,18 +307,18 @@ def _chunk(state: _State, site: _Site, n, length: int, spec: _Spec):
     return state, losses
 
 
-@eqx.filter_jit
+@_jit
 def _physical(u, lower, upper, log):
     return jax.vmap(jax.vmap(lambda v, lo, hi: _to_physical(v, lo, hi, log), in_axes=(0, None, None)))(u, lower, upper)
 
 
-@eqx.filter_jit
+@_jit
 def _simulate_sets(problem: _Problem, site: _Site, x):
     """Simulated fluxes (S, N, T, V) of parameter sets x (S, N, P)."""
     return jax.vmap(jax.vmap(problem.simulated, in_axes=(0, None)), in_axes=(0, 0))(x, site)
 
 
-@eqx.filter_jit
+@_jit
 def _evaluate_sets(problem: _Problem, site: _Site, x, windows):
     """Objective on the fit window (S, N) and per-variable RMSE (S, N, W, V) on ``windows`` (S, W, T)."""
     from .objectives import masked_rmse

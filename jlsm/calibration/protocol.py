@@ -162,7 +162,7 @@ def run_protocol(
     if loo:
         with _timed(timing, "loo"):
             loo_ds = transfer.leave_one_out(params["calibrated"], data.pft, lower, upper, log,
-                                            sites=data.sites, names=data.names)
+                                            sites=data.sites, names=data.names, site_ids=data.site_ids)
             sets = np.stack([loo_ds["mean"].values, loo_ds["median"].values], axis=1)  # (S, 2, P)
             has = np.all(np.isfinite(sets), axis=-1)
             sets = np.where(has[..., None], sets, defaults[:, None, :])  # placeholders, masked below

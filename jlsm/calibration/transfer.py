@@ -47,7 +47,7 @@ def to_physical(u, lower, upper, log):
 
 
 def leave_one_out(params, groups: Sequence[str], lower, upper, log=None, *, sites: Sequence[str] | None = None,
-                  names: Sequence[str] | None = None) -> xr.Dataset:
+                  names: Sequence[str] | None = None, site_ids: Sequence[str] | None = None) -> xr.Dataset:
     """Leave-one-site-out parameters.
 
     Args:
@@ -56,6 +56,9 @@ def leave_one_out(params, groups: Sequence[str], lower, upper, log=None, *, site
         lower, upper: (P,) or (S, P) bounds of each site's space.
         log: (P,) True for log-sigmoid parameters.
         sites, names: labels of the site and parameter axes.
+        site_ids: (S,) the site each entry belongs to (a record split into
+            runs gives several entries of one site); entries of the left-out
+            entry's own site are never donors. Default: every entry its own site.
 
     Returns:
         Dataset with ``mean`` and ``median`` (site, parameter) and ``donors`` (site,)
@@ -74,8 +77,12 @@ def leave_one_out(params, groups: Sequence[str], lower, upper, log=None, *, site
     mean = np.full((n_s, n_p), np.nan)
     median = np.full((n_s, n_p), np.nan)
     donors = np.zeros(n_s, dtype=int)
+    ids = list(range(n_s)) if site_ids is None else list(site_ids)
+    if len(ids) != n_s:
+        raise InputError(f"leave_one_out: {len(ids)} site ids for {n_s} entries")
     for i in range(n_s):
-        idx = [j for j in range(n_s) if j != i and groups[j] == groups[i] and np.all(np.isfinite(x[j]))]
+        idx = [j for j in range(n_s)
+               if ids[j] != ids[i] and groups[j] == groups[i] and np.all(np.isfinite(x[j]))]
         donors[i] = len(idx)
         if not idx:
             continue
