@@ -88,19 +88,32 @@ class SiteBatch:
             i = self.names.index(i)
         return self._datasets[i]
 
-    def land_forcing(self, *, lai=None):
+    def land_forcing(self, *, lai=None, unknown_lai: str = "pft"):
         """The forcing as a :class:`jlsm.land.LandForcing` of shape (S, T).
 
-        ``lai`` (S,) or (S, T) [m2 m-2] replaces the batch's LAI (required where it is NaN).
+        ``lai`` (S,) or (S, T) [m2 m-2] replaces the batch's LAI. Where the batch's
+        LAI is unknown (NaN), ``unknown_lai="pft"`` takes the monthly climatology of
+        the site's PFT (Noah-MP MPTABLE LAIM, :func:`jlsm.land.pft.monthly_lai`) at
+        local time; ``"error"`` refuses.
         """
+        from jlsm.errors import ForcingError
         from jlsm.land import LandForcing
+        from jlsm.land.forcing import lai_series
+        from jlsm.land.pft import monthly_lai
 
-        lai_arr = self.forcing["LAI"] if lai is None else np.broadcast_to(
-            np.asarray(lai, dtype=float).reshape(len(self.names), -1), self.mask.shape)
-        if np.isnan(lai_arr).any():
-            bad = [n for n, row in zip(self.names, lai_arr) if np.isnan(row).any()]
-            from jlsm.errors import ForcingError
-            raise ForcingError(f"LAI unknown for site(s) {', '.join(bad)}; pass lai=")
+        if lai is not None:
+            lai_arr = np.broadcast_to(np.asarray(lai, dtype=float).reshape(len(self.names), -1), self.mask.shape)
+        else:
+            lai_arr = self.forcing["LAI"].copy()
+            for i, row in enumerate(lai_arr):
+                if not np.isnan(row).any():
+                    continue
+                if unknown_lai != "pft":
+                    raise ForcingError(f"LAI unknown for site {self.names[i]}; pass lai= or unknown_lai='pft'")
+                n = int(self.mask[i].sum())
+                local = self.time[i, :n] + np.timedelta64(int(round(self.constants["utc_offset_hours"][i] * 3600)), "s")
+                series = lai_series(monthly_lai(self.pft[i]), local)
+                lai_arr[i] = _pad(series, lai_arr.shape[1], series[-1])
         f = self.forcing
         return LandForcing(f["SWdown"], f["LWdown"], f["Tair"], f["Qair"], f["PSurf"], f["Wind"], f["Rainf"],
                            lai_arr, dt=self.dt, source="SiteBatch")
