@@ -14,6 +14,7 @@ pass ``surrogate.simulate`` with :class:`jlsm.surrogate.SiteInputs`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -62,6 +63,13 @@ class CalibrationResult(NamedTuple):
     loss: jax.Array
     history: jax.Array
     best_start: jax.Array
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(simulate, space, objective, steps, learning_rate, sites: bool):
+    """The jitted calibration, cached so that repeated calls with the same simulator do not recompile."""
+    run = _fit(simulate, space, objective, steps, learning_rate)
+    return jax.jit(jax.vmap(run, in_axes=(None, 0, 0)) if sites else run)
 
 
 def _fit(simulate, space, objective, steps, learning_rate):
@@ -120,7 +128,7 @@ def calibrate(
         steps, learning_rate: Adam iterations and step in unconstrained units.
     """
     space = as_space(space_or_bounds)
-    run = jax.jit(_fit(simulate, space, objective, int(steps), learning_rate))
+    run = _compiled(simulate, space, objective, int(steps), float(learning_rate), False)
     return run(_starts(space, n_starts, seed, starts), site_inputs, jnp.asarray(observations))
 
 
@@ -136,5 +144,5 @@ def calibrate_sites(simulate, site_inputs, observations, space_or_bounds, **kwar
     u0 = _starts(space, kwargs.pop("n_starts", 8), kwargs.pop("seed", 0), kwargs.pop("starts", None))
     if kwargs:
         raise InputError(f"calibrate_sites: unknown arguments {sorted(kwargs)}")
-    run = _fit(simulate, space, objective, steps, lr)
-    return jax.jit(jax.vmap(run, in_axes=(None, 0, 0)))(u0, site_inputs, jnp.asarray(observations))
+    run = _compiled(simulate, space, objective, steps, float(lr), True)
+    return run(u0, site_inputs, jnp.asarray(observations))

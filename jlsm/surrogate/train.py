@@ -32,7 +32,7 @@ from jlsm.errors import InputError
 from .data import Normalisation, RunSet, window_index
 from .model import Surrogate
 
-__all__ = ["make_loss", "train", "train_surrogate"]
+__all__ = ["evaluate", "make_loss", "train", "train_surrogate"]
 
 
 def _gather(arrays, runs: RunSet, pairs, window):
@@ -49,6 +49,45 @@ def _gather(arrays, runs: RunSet, pairs, window):
         return jnp.concatenate([f, p, e], axis=-1), y
 
     return jax.vmap(one)(pairs)
+
+
+def _evaluator(arrays, runs, pairs, window, burn_in, chunk_size, static):
+    """Jitted ``params -> masked MSE`` over all windows ``pairs``, ``chunk_size`` windows at a time."""
+
+    @jax.jit
+    def value(params):
+        model = eqx.combine(params, static)
+
+        def one(pair):
+            x, y = _gather(arrays, runs, pair[None], window)
+            pred = model(x[0])[burn_in:]
+            yy = y[0, burn_in:]
+            ok = ~jnp.isnan(yy)
+            return jnp.sum(jnp.where(ok, pred - jnp.where(ok, yy, 0.0), 0.0) ** 2), jnp.sum(ok)
+
+        sse, n = jax.lax.map(one, pairs, batch_size=chunk_size)
+        return jnp.sum(sse) / jnp.maximum(jnp.sum(n), 1)
+
+    return value
+
+
+def evaluate(net, runs: RunSet, norm: Normalisation, run_ids, *, window: int = 336, burn_in: int = 0, batch_size: int = 32) -> float:
+    """Masked MSE of normalised outputs over non-overlapping windows of ``run_ids`` (the validation loss of :func:`train`)."""
+    dtype = jax.tree_util.tree_leaves(eqx.filter(net, eqx.is_inexact_array))[0].dtype
+    valid = ~np.isnan(np.asarray(runs.target)).all(axis=-1)
+    pairs = window_index(runs.target.shape[1], window, window, runs=run_ids, valid=valid)
+    arrays, runs_d = _normalised(runs, norm, dtype)
+    params, static = eqx.partition(net, eqx.is_inexact_array)
+    return float(_evaluator(arrays, runs_d, jnp.asarray(pairs), window, burn_in, min(batch_size, pairs.shape[0]), static)(params))
+
+
+def _normalised(runs, norm, dtype):
+    arrays = (
+        norm.forcing_in(jnp.asarray(runs.forcing, dtype)),
+        norm.params_in(jnp.asarray(runs.theta, dtype)),
+        norm.target_in(jnp.asarray(runs.target, dtype)),
+    )
+    return arrays, eqx.tree_at(lambda r: r.encoding, runs, jnp.asarray(runs.encoding, dtype))
 
 
 def make_loss(burn_in: int = 0):
@@ -110,12 +149,7 @@ def train(
     valid = ~np.isnan(np.asarray(runs.target)).all(axis=-1)
     tr = window_index(T, window, stride or max(window // 2, 1), runs=train_runs, valid=valid)
     va = window_index(T, window, window, runs=val_runs, valid=valid)
-    arrays = (
-        norm.forcing_in(jnp.asarray(runs.forcing, dtype)),
-        norm.params_in(jnp.asarray(runs.theta, dtype)),
-        norm.target_in(jnp.asarray(runs.target, dtype)),
-    )
-    runs_d = eqx.tree_at(lambda r: r.encoding, runs, jnp.asarray(runs.encoding, dtype))
+    arrays, runs_d = _normalised(runs, norm, dtype)
     loss_fn = make_loss(burn_in)
     opt = optimizer or optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(learning_rate))
     params, static = eqx.partition(net, eqx.is_inexact_array)
@@ -128,21 +162,7 @@ def train(
         updates, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
-    va_pairs = jnp.asarray(va)
-
-    @jax.jit
-    def val_loss(params):
-        model = eqx.combine(params, static)
-
-        def chunk(pair):
-            x, y = _gather(arrays, runs_d, pair[None], window)
-            pred = model(x[0])[burn_in:]
-            yy = y[0, burn_in:]
-            ok = ~jnp.isnan(yy)
-            return jnp.sum(jnp.where(ok, pred - jnp.where(ok, yy, 0.0), 0.0) ** 2), jnp.sum(ok)
-
-        sse, n = jax.lax.map(chunk, va_pairs, batch_size=min(batch_size, va.shape[0]))
-        return jnp.sum(sse) / jnp.maximum(jnp.sum(n), 1)
+    val_loss = _evaluator(arrays, runs_d, jnp.asarray(va), window, burn_in, min(batch_size, va.shape[0]), static)
 
     rng = np.random.default_rng(seed)
     hist = {"step": [], "train_loss": [], "val_loss": []}
