@@ -4,5 +4,6 @@
   (best basin, other basin, at a bound, diverged) and the summaries over the
   best basin;
 * :mod:`jlsm.inversion.checkpoint`: checkpoints, resuming, and stopping
-  promptly on Ctrl-C.
+  promptly on Ctrl-C;
+* :mod:`jlsm.inversion.optimisers`: Adam (default), L-BFGS, Gauss-Newton.
 """
