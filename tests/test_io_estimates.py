@@ -205,3 +205,30 @@ def test_longwave_estimate_against_measurements(code):
           f"daily: bias {dbias:.1f}, RMSE {drmse:.1f} W m-2")
     assert abs(bias) < 25.0 and rmse < 40.0
     assert abs(dbias) < 25.0 and drmse < 30.0
+
+
+# --------------------------------------------------------------------------
+# energy-balance closure
+
+
+def test_bowen_ratio_closure_closes_and_keeps_the_bowen_ratio():
+    t = np.arange(np.datetime64("2020-06-01", "ns"), np.datetime64("2020-07-01", "ns"), np.timedelta64(30, "m"))
+    h = (t - t.astype("datetime64[D]")).astype("int64") / 3.6e12
+    rn = 500 * np.maximum(np.sin(2 * np.pi * (h - 6) / 24), 0) - 50
+    g = 0.1 * rn
+    rng = np.random.default_rng(1)
+    frac = 0.8 + 0.05 * np.sin(2 * np.pi * np.arange(len(t)) / (48 * 20))  # closure drifting 0.75-0.85
+    qh = 0.3 * (rn - g) * frac
+    qle = 0.7 * (rn - g) * frac
+    qle[rng.random(len(t)) < 0.2] = np.nan
+    obs = xr.Dataset({"Qh": ("time", qh), "Qle": ("time", qle), "Rnet": ("time", rn), "Qg": ("time", g)},
+                     coords={"time": t}, attrs={"source": "synthetic"})
+    out = io.bowen_ratio_closure(obs, window_days=2.0)
+    ok = np.isfinite(out["Qle_cor"].values)
+    np.testing.assert_allclose(out["Qh_cor"].values[ok] / out["Qle_cor"].values[ok], 0.3 / 0.7, rtol=1e-12)
+    resid = (out["Qh_cor"] + out["Qle_cor"] - (obs["Rnet"] - obs["Qg"])).values[ok]
+    # the factor follows the drift: residual within the drift over +-2 days, against 20 % uncorrected
+    assert np.abs(resid).max() < 0.03 * np.abs(rn - g).max()
+    with pytest.raises(Exception) as err:
+        io.bowen_ratio_closure(obs.drop_vars("Qg"))
+    assert "Qg" in str(err.value)

@@ -228,6 +228,20 @@ def test_small_csv_collection_loads(tmp_path):
     np.testing.assert_allclose(b.obs["Qh"][0], 40.0)
 
 
+def test_bowen_closure_option(tmp_path):
+    (tmp_path / "none.csv").write_text("site,lat\n")
+    p = _collection(tmp_path, extra='corrected = "bowen"')
+    df = _frame("2020-06-01")[["time", "h"]].assign(le=60.0, rn=200.0, g=20.0)
+    df.to_csv(tmp_path / "flux.csv", index=False)
+    p.write_text(p.read_text() + 'le = { variable = "Qle", units = "W m-2" }\n'
+                 'rn = { variable = "Rnet", units = "W m-2" }\ng = { variable = "Qg", units = "W m-2" }\n')
+    b = sites.load_collection(p)
+    # H + LE = 100 against Rn - G = 180: both scaled by 1.8
+    np.testing.assert_allclose(b.obs["Qh_cor"][0], 72.0)
+    np.testing.assert_allclose(b.obs["Qle_cor"][0], 108.0)
+    assert any("Bowen" in n for n in b.reports[0]["notes"])
+
+
 def test_met_and_flux_files_that_do_not_overlap(tmp_path):
     (tmp_path / "none.csv").write_text("site,lat\n")
     p = _collection(tmp_path, flux_start="2021-06-01")

@@ -16,6 +16,7 @@ One module per file format, beside the helpers they share::
       solar.py          solar geometry, clear-sky shortwave
       estimates.py      missing forcing from other variables (LWdown, SWdown, PSurf)
       complete.py       gap filling + estimates for a run, every value flagged
+      closure.py        Bowen-ratio-preserving energy-balance closure of H and LE
       qc.py             quality-flag codes of forcing values
       time.py           time axes, interval labels, time zones, alignment, hourly means
       gaps.py           gap reports and filling, splitting into runs, the forcing check
@@ -107,6 +108,7 @@ _WHERE = {
     "shortwave_from_ppfd": "estimates",
     "pressure_from_elevation": "estimates",
     "clear_sky_shortwave": "solar",
+    "bowen_ratio_closure": "closure",
     "solar_noon_utc_hours": "solar",
 }
 

@@ -10,6 +10,8 @@ Layout (every key but ``name``, ``format`` and ``files`` optional)::
     window_days = 7            # neighbouring days of the mean diurnal course
     long_gaps = "error"        # longer gaps: "error", or "split" the site into runs
     min_run_days = 30          # runs shorter than this are dropped (with "split")
+    corrected = "file"         # Qh_cor, Qle_cor: the file's (PLUMBER2, FLUXNET H_CORR) or
+                               # "bowen": Bowen-ratio-preserving closure for every site
     site_table = "sites.csv"   # defaults per site (under JLSM_DATA_DIR)
 
     [[sites]]
@@ -47,6 +49,7 @@ FORMATS = ("plumber2", "fluxnet2015", "ameriflux", "csv", "fluxnet-csv", "urban-
 DEFAULT_OPTIONS = {
     "step": "1h", "qc_max": 0, "max_gap_hours": 168.0, "linear_max_hours": 2.0,
     "window_days": 7.0, "long_gaps": "error", "min_run_days": 30.0, "site_table": "sites.csv",
+    "corrected": "file",
 }
 _OPTION_KEYS = set(DEFAULT_OPTIONS) - {"step", "site_table"}
 _META_KEYS = {"igbp", "pft", "pft_group", "measurement_height", "canopy_height", "lai", "latitude",
@@ -107,6 +110,10 @@ def _options(raw: dict, where: str, base: dict) -> dict:
         if k == "long_gaps":
             if v not in ("error", "split"):
                 raise ConfigError(f"{where}: long_gaps must be 'error' or 'split', got {v!r}")
+            out[k] = v
+        elif k == "corrected":
+            if v not in ("file", "bowen"):
+                raise ConfigError(f"{where}: corrected must be 'file' or 'bowen', got {v!r}")
             out[k] = v
         elif k == "qc_max":
             out[k] = int(_number(v, where, k, 0))

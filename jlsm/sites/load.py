@@ -172,6 +172,15 @@ def prepare_site(spec: SiteSpec, step_seconds: float) -> list[PreparedSite]:
     from .report import energy_balance_closure
 
     report["closure"] = energy_balance_closure(obs, forcing)
+    if opt["corrected"] == "bowen":
+        from jlsm.io.closure import bowen_ratio_closure, net_radiation
+
+        rn, rn_note = net_radiation(obs, completed)
+        obs = bowen_ratio_closure(obs, rnet=rn)
+        notes.append("Qh_cor, Qle_cor: Bowen-ratio-preserving closure (Twine et al. 2000)"
+                     + (f"; {rn_note}" if rn_note else ""))
+    elif "Qh_cor" in obs:
+        notes.append(f"Qh_cor, Qle_cor: the file's ({obs['Qh_cor'].attrs.get('source_variable')})")
     step = float(completed.attrs.get("timestep_seconds") or 0.0)
     if step > step_seconds:
         raise ConfigError(f"{where}: its time step is {step:g} s, longer than the collection's "

@@ -30,16 +30,9 @@ def energy_balance_closure(obs, forcing=None) -> dict:
     Without Rnet, Rn = SWdown - SWup + LWdown - LWup where all four are measured
     (``forcing`` on the same time axis, flags 0), said in ``note``.
     """
-    note = None
-    rn = obs["Rnet"].values if "Rnet" in obs else None
-    if rn is None and forcing is not None and {"SWup", "LWup"} <= set(obs.data_vars) \
-            and {"SWdown", "LWdown"} <= set(forcing.data_vars):
-        from jlsm.io.qc import qc_of
+    from jlsm.io.closure import net_radiation
 
-        measured = (qc_of(forcing, "SWdown") == 0) & (qc_of(forcing, "LWdown") == 0)
-        rn = np.where(measured, forcing["SWdown"].values - obs["SWup"].values
-                      + forcing["LWdown"].values - obs["LWup"].values, np.nan)
-        note = "Rn from the four radiation components (no Rnet in the files)"
+    rn, note = net_radiation(obs, forcing)
     need = [v for v in ("Qh", "Qle", "Qg") if v not in obs] + (["Rnet"] if rn is None else [])
     if need:
         return {"slope": np.nan, "intercept": np.nan, "r2": np.nan, "n": 0,
@@ -48,8 +41,9 @@ def energy_balance_closure(obs, forcing=None) -> dict:
     x = rn - obs["Qg"].values
     ok = np.isfinite(x) & np.isfinite(y)
     n = int(ok.sum())
-    if n < 10:
-        return {"slope": np.nan, "intercept": np.nan, "r2": np.nan, "n": n}
+    if n < 10 or np.ptp(x[ok]) == 0.0:
+        return {"slope": np.nan, "intercept": np.nan, "r2": np.nan, "n": n,
+                "note": "not computed: fewer than 10 measured steps, or Rn - G constant"}
     slope, intercept = np.polyfit(x[ok], y[ok], 1)
     r = np.corrcoef(x[ok], y[ok])[0, 1]
     out = {"slope": float(slope), "intercept": float(intercept), "r2": float(r * r), "n": n}
