@@ -103,3 +103,36 @@ def test_sigint_in_the_middle_of_a_chunk_then_resume_is_bit_identical(tmp_path):
     resumed = xr.load_dataset(tmp_path / "resumed.nc")
     for name in ("status", "verdict", "iterations", "final", "final_loss", "loss"):
         np.testing.assert_array_equal(resumed[name].values, full[name].values, err_msg=name)
+
+
+@pytest.mark.parametrize("interrupt_at_call", [2, 5])
+def test_an_interrupt_while_a_chunk_is_in_flight_keeps_the_last_completed_state(tmp_path, monkeypatch, interrupt_at_call):
+    # Ctrl-C arrives while the driver waits for a chunk: the state kept (and saved) is the one
+    # before that chunk, with the history of exactly the steps that produced it
+    import jlsm.inverse as inverse
+    from jlsm.inverse import InversionInterrupted, invert
+    from jlsm.synthetic import twin_case
+
+    model, forcing, obs, space, initial = twin_case("surface+5cm", noise=0.05, seed=1)
+    kw = dict(starts=4, seed=1, initial=initial, steps=12, polish=10, chunk=5)
+    full = invert(model, forcing, obs, space, **kw)
+    real_fetch, calls = inverse.fetch, []
+
+    def interrupted_fetch(array, flag):
+        calls.append(1)
+        if len(calls) == interrupt_at_call:
+            raise KeyboardInterrupt
+        return real_fetch(array, flag)
+
+    monkeypatch.setattr(inverse, "fetch", interrupted_fetch)
+    folder = tmp_path / "ckpt"
+    with pytest.raises(InversionInterrupted) as info:
+        invert(model, forcing, obs, space, checkpoint=folder, **kw)
+    monkeypatch.setattr(inverse, "fetch", real_fetch)
+    kept = info.value.partial.sizes["iteration"]
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["history_rows"] == kept and kept < full.sizes["iteration"]
+    np.testing.assert_array_equal(info.value.partial["loss"].values, full["loss"].values[:, :kept])
+    resumed = invert(model, forcing, obs, space, checkpoint=folder, resume=True, **kw)
+    for name in ("status", "verdict", "iterations", "final", "final_loss", "loss"):
+        np.testing.assert_array_equal(resumed[name].values, full[name].values, err_msg=name)
