@@ -60,3 +60,18 @@ def test_objective_and_space():
     assert space.names == ("p0", "p1", "p2", "p3") and as_space(space) is space
     with pytest.raises(InputError, match=r"\(P, 2\)"):
         as_space(np.zeros(3))
+
+
+def test_calibrate_through_a_surrogate_module():
+    """A surrogate's bound method (an Equinox module with arrays) is a valid simulator."""
+    from jlsm.surrogate import MultiTaskLSTM, Normalisation, Surrogate, site_inputs
+
+    net = MultiTaskLSTM(4 + 2 + 4, 6, key=jax.random.PRNGKey(0))
+    norm = Normalisation(jnp.zeros(4), jnp.ones(4), jnp.zeros(2), jnp.ones(2), jnp.zeros(2), jnp.full(2, 10.0))
+    sur = Surrogate(net, norm, 1)
+    time, f = toy_forcing(1)
+    inputs = site_inputs(f / 1000.0, time, 1, np.float64)
+    target = sur.simulate(jnp.array([0.3, 0.7]), inputs)
+    res = calibrate(sur.simulate, inputs, target, [[0.0, 1.0], [0.0, 1.0]], n_starts=3, steps=200, learning_rate=0.05)
+    assert np.all(np.isfinite(np.asarray(res.params)))
+    assert float(res.loss.min()) < 0.05 * float(res.history[0].max())

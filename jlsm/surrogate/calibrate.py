@@ -18,6 +18,7 @@ import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,37 +67,40 @@ class CalibrationResult(NamedTuple):
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled(simulate, space, objective, steps, learning_rate, sites: bool):
-    """The jitted calibration, cached so that repeated calls with the same simulator do not recompile."""
-    run = _fit(simulate, space, objective, steps, learning_rate)
-    return jax.jit(jax.vmap(run, in_axes=(None, 0, 0)) if sites else run)
+def _compiled(space, objective, steps, learning_rate, sites: bool):
+    """The jitted calibration ``run(simulate, u0s, inputs, obs)``, cached per settings.
 
-
-def _fit(simulate, space, objective, steps, learning_rate):
+    ``simulate`` is an argument of ``eqx.filter_jit``: a plain function is
+    static (hashed by identity), a surrogate's bound method is a pytree whose
+    arrays are traced, so a new surrogate or a repeated call does not recompile.
+    """
     opt = optax.adam(learning_rate)
 
-    def loss(u, inputs, obs):
-        return objective(simulate(space.to_physical(u), inputs), obs)
+    def run(simulate, u0s, inputs, obs):
+        def loss(u, inputs, obs):
+            return objective(simulate(space.to_physical(u), inputs), obs)
 
-    def one_start(u0, inputs, obs):
-        def body(carry, _):
-            u, st = carry
-            value, g = jax.value_and_grad(loss)(u, inputs, obs)
-            g = jnp.where(jnp.isfinite(g), g, 0.0)  # a non-finite gradient stalls that start only
-            upd, st = opt.update(g, st, u)
-            return (optax.apply_updates(u, upd), st), value
+        def one_start(u0, inputs, obs):
+            def body(carry, _):
+                u, st = carry
+                value, g = jax.value_and_grad(loss)(u, inputs, obs)
+                g = jnp.where(jnp.isfinite(g), g, 0.0)  # a non-finite gradient stalls that start only
+                upd, st = opt.update(g, st, u)
+                return (optax.apply_updates(u, upd), st), value
 
-        (u, _), hist = jax.lax.scan(body, (u0, opt.init(u0)), None, length=steps)
-        return u, loss(u, inputs, obs), hist
+            (u, _), hist = jax.lax.scan(body, (u0, opt.init(u0)), None, length=steps)
+            return u, loss(u, inputs, obs), hist
 
-    def run(u0s, inputs, obs):
-        u, final, hist = jax.vmap(one_start, in_axes=(0, None, None))(u0s, inputs, obs)
-        final = jnp.where(jnp.isfinite(final), final, jnp.inf)
-        b = jnp.argmin(final)
-        x = jax.vmap(space.to_physical)(u)
-        return CalibrationResult(x[b], x, final, hist.T, b)
+        def one_site(inputs, obs):
+            u, final, hist = jax.vmap(one_start, in_axes=(0, None, None))(u0s, inputs, obs)
+            final = jnp.where(jnp.isfinite(final), final, jnp.inf)
+            b = jnp.argmin(final)
+            x = jax.vmap(space.to_physical)(u)
+            return CalibrationResult(x[b], x, final, hist.T, b)
 
-    return run
+        return jax.vmap(one_site)(inputs, obs) if sites else one_site(inputs, obs)
+
+    return eqx.filter_jit(run)
 
 
 def _starts(space, n_starts, seed, starts):
@@ -128,8 +132,8 @@ def calibrate(
         steps, learning_rate: Adam iterations and step in unconstrained units.
     """
     space = as_space(space_or_bounds)
-    run = _compiled(simulate, space, objective, int(steps), float(learning_rate), False)
-    return run(_starts(space, n_starts, seed, starts), site_inputs, jnp.asarray(observations))
+    run = _compiled(space, objective, int(steps), float(learning_rate), False)
+    return run(simulate, _starts(space, n_starts, seed, starts), site_inputs, jnp.asarray(observations))
 
 
 def calibrate_sites(simulate, site_inputs, observations, space_or_bounds, **kwargs) -> CalibrationResult:
@@ -144,5 +148,5 @@ def calibrate_sites(simulate, site_inputs, observations, space_or_bounds, **kwar
     u0 = _starts(space, kwargs.pop("n_starts", 8), kwargs.pop("seed", 0), kwargs.pop("starts", None))
     if kwargs:
         raise InputError(f"calibrate_sites: unknown arguments {sorted(kwargs)}")
-    run = _compiled(simulate, space, objective, steps, float(lr), True)
-    return run(u0, site_inputs, jnp.asarray(observations))
+    run = _compiled(space, objective, steps, float(lr), True)
+    return run(simulate, u0, site_inputs, jnp.asarray(observations))
