@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -82,15 +83,16 @@ def gradient_accuracy(
     lo, span = b[:, 0], b[:, 1] - b[:, 0]
     obs = jnp.asarray(observations)
 
-    def grad_of(sim, inputs):
-        def f(x):
-            return objective(sim(lo + span * x, inputs), obs)
+    @eqx.filter_jit  # the simulator is an argument: a surrogate's arrays are traced, not baked in
+    def grads(sim, inputs, x):
+        def f(xi):
+            return objective(sim(lo + span * xi, inputs), obs)
 
-        return jax.jit(jax.vmap(jax.grad(f)))
+        return jax.vmap(jax.grad(f))(x)
 
     x = (jnp.asarray(thetas) - lo) / span
-    gs = np.asarray(grad_of(surrogate_sim, surrogate_inputs)(x.astype(_dtype(surrogate_inputs, x))), dtype=float)
-    gm = np.asarray(grad_of(model_sim, model_inputs)(x.astype(_dtype(model_inputs, x))), dtype=float)
+    gs = np.asarray(grads(surrogate_sim, surrogate_inputs, x.astype(_dtype(surrogate_inputs, x))), dtype=float)
+    gm = np.asarray(grads(model_sim, model_inputs, x.astype(_dtype(model_inputs, x))), dtype=float)
     ns, nm = np.linalg.norm(gs, axis=1), np.linalg.norm(gm, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         cos = np.sum(gs * gm, axis=1) / (ns * nm)

@@ -118,9 +118,9 @@ def train_generator(
     if feats.shape[0] != obs.shape[0]:
         raise InputError(f"train_generator: {feats.shape[0]} sites of features but {obs.shape[0]} of observations")
 
-    def loss(gen):
+    def loss(gen, sim):
         def per_site(x, inp, o):
-            return objective(simulate(space.to_physical(gen(x)), inp), o)
+            return objective(sim(space.to_physical(gen(x)), inp), o)
 
         return jnp.mean(jax.vmap(per_site)(feats, site_inputs, obs))
 
@@ -128,16 +128,16 @@ def train_generator(
     params, static = eqx.partition(generator, eqx.is_inexact_array)
     state = opt.init(params)
 
-    @jax.jit
-    def step(params, state):
-        value, grads = jax.value_and_grad(lambda p: loss(eqx.combine(p, static)))(params)
+    @eqx.filter_jit  # the simulator is an argument: a surrogate's arrays are traced, not baked in
+    def step(params, state, sim):
+        value, grads = jax.value_and_grad(lambda p: loss(eqx.combine(p, static), sim))(params)
         updates, state = opt.update(grads, state, params)
         return optax.apply_updates(params, updates), state, value
 
     losses = []
     t0 = _time.perf_counter()
     for i in range(int(steps)):
-        params, state, value = step(params, state)
+        params, state, value = step(params, state, simulate)
         losses.append(float(value))
         if callback is not None and (i + 1) % callback_every == 0:
             callback(i + 1, losses[-1])
