@@ -1,23 +1,8 @@
-"""The ``jlsm`` command.
-
-    jlsm demo [--starts N] [--configuration NAME] [--out DIR] [--json FILE]   the published synthetic twin experiment
-    jlsm invert CONFIG.toml [--out DIR] [--json FILE]   an inversion described by a config file
-    jlsm identify [--depths CM ..] [--noise K ..] [--out DIR]   observation-design sweep (Fisher analysis)
-
-Float64 is switched on here, the persistent compilation cache
-(``$JLSM_CACHE_DIR``, default ``~/.cache/jlsm/xla``, empty: off; see
-:func:`jlsm.enable_compilation_cache`) and XLA's single-kernel CPU loops
-(:func:`jlsm.enable_loop_kernels`): the command's choices, importing jlsm
-changes no JAX setting. Errors in the user's input print one line and exit
-with status 2.
-"""
+"""``jlsm demo``: the published synthetic twin experiment (multi-start inversion of every configuration)."""
 
 from __future__ import annotations
 
-import argparse
-import gc
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -27,12 +12,9 @@ DEMO_CONFIGURATIONS = ("5cm", "surface+5cm")
 """The demo's configurations (``jlsm.synthetic.TWIN_CONFIGURATIONS``), in order."""
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="jlsm", description="Differentiable land-surface model: inversion tools.")
-    parser.add_argument("--float32", action="store_true", help="run in float32 (default float64)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    demo = sub.add_parser("demo", help="the published synthetic twin experiment (multi-start inversion)")
+def add_parser(subparsers):
+    """Add the ``demo`` subcommand to an argparse subparsers object."""
+    demo = subparsers.add_parser("demo", help="the published synthetic twin experiment (multi-start inversion)")
     demo.add_argument("--starts", type=int, default=50, help="random starts per configuration (default 50)")
     demo.add_argument("--out", type=Path, default=Path("results/demo"), help="output folder (default results/demo)")
     demo.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
@@ -54,77 +36,13 @@ def main(argv=None) -> int:
     demo.add_argument("--steps", type=int, default=0, help="Adam iterations before the polish (default 0)")
     demo.add_argument("--polish", type=int, default=40, help="Gauss-Newton iterations (default 40)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    inv = sub.add_parser("invert", help="run an inversion described by a TOML config file")
-    inv.add_argument("config", type=Path, help="the TOML config (see examples/)")
-    inv.add_argument("--out", type=Path, default=None, help="output folder (overrides the config)")
-    inv.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
-    inv.add_argument("--starts", type=int, default=None, help="number of starts (overrides the config)")
-    inv.add_argument("--checkpoint", type=Path, default=None, help="save the optimiser state in this folder as it goes")
-    inv.add_argument("--resume", action="store_true", help="continue from --checkpoint (same config and seed)")
-    inv.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    from .identify import add_parser as add_identify_parser
-
-    add_identify_parser(sub)
-
-    args = parser.parse_args(argv)
-
-    from .loop_kernels import enable_loop_kernels
-
-    enable_loop_kernels()  # before JAX starts its backends (see jlsm.loop_kernels)
-    import jax
-
-    if not args.float32:
-        jax.config.update("jax_enable_x64", True)
-    from .cache import enable_compilation_cache
-
-    enable_compilation_cache()
-
-    from .errors import JlsmError
-
-    # Run as a program (argv from the command line), what is loaded by now
-    # lives until exit: keep it out of the garbage collector's full passes,
-    # during the run and at interpreter exit.
-    as_program = argv is None
-    if as_program:
-        gc.freeze()
-    try:
-        if args.command == "demo":
-            return _demo(args)
-        if args.command == "identify":
-            from .identify import run as run_identify
-
-            return run_identify(args)
-        if args.command == "invert":
-            from .config import run_config
-
-            return run_config(
-                args.config,
-                out=args.out,
-                json_path=args.json,
-                progress=not args.no_progress,
-                starts=args.starts,
-                checkpoint=args.checkpoint,
-                resume=args.resume,
-            )
-    except JlsmError as err:
-        print(f"jlsm: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as err:
-        where = getattr(err, "checkpoint", None)
-        hint = f"; partial results and state in {where}, continue with --resume" if where else ""
-        print(f"jlsm: interrupted{hint}", file=sys.stderr)
-        return 130
-    finally:
-        if as_program:
-            gc.freeze()  # the command is done: exit without collecting everything it loaded
-    return 0
+    return demo
 
 
-def _demo(args) -> int:
-    from .inverse import invert, status_counts
-    from .synthetic import TRUE_PARAMETERS, TWIN_CONFIGURATIONS, twin_case
+def run(args) -> int:
+    """Run ``jlsm demo``: invert each configuration, print the table, write NetCDF, figures and JSON."""
+    from ..inverse import invert, status_counts
+    from ..synthetic import TRUE_PARAMETERS, TWIN_CONFIGURATIONS, twin_case
 
     t0 = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -222,7 +140,7 @@ def _write_netcdf(result, path):
 
 def _figures(result, truth, stem):
     try:
-        from .plot import estimates_figure
+        from ..plot import estimates_figure
     except ImportError:
         return
     try:
@@ -230,7 +148,3 @@ def _figures(result, truth, stem):
     except ImportError:
         return
     fig.savefig(f"{stem}.png", dpi=120)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m jlsm.cli``: the ``jlsm`` command."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())

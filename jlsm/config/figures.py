@@ -1,0 +1,44 @@
+"""Figures of a run: observed against modelled series, and the estimates (optional matplotlib)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .run import Run
+
+
+def figures(run: Run, stem) -> list[str]:
+    """Observed vs modelled series (fit | test, with the reference) and the estimates/loss figure."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return []
+    from ..plot import estimates_figure, timeseries_figure
+
+    s = run.series()
+    t = s["time"]
+    split = t[run.fit[1] - 1] if run.validate else None
+    start = t[run.fit[0]]
+    keep = t >= start
+
+    def cut(d):
+        return None if d is None else {k: v[keep] for k, v in d.items()}
+
+    fig = timeseries_figure(
+        t[keep],
+        cut(s["observed"]),
+        cut(s["best"]),
+        split=split,
+        reference=cut(s["reference"]),
+        reference_label=run.cfg.get("reference", {}).get("name", "reference"),
+        title="best estimate: fit window | test window",
+    )
+    paths = [f"{stem}_timeseries.png", f"{stem}_estimates.png"]
+    fig.axes[-1].set_xlabel("time (UTC)")
+    fig.savefig(paths[0], dpi=110)
+    estimates_figure(run.result).savefig(paths[1], dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    return paths
