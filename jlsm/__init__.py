@@ -21,7 +21,8 @@ every module and subpackage is reachable as an attribute (``jlsm.io``,
     land/            v2 column model: forcing, PFT defaults, parameter space, simulate
     params.py        ParameterSpace: bounds, transforms, fixed and derived parameters
     objective.py     NaN-aware misfit
-    inverse.py       multi-start inversion
+    inverse.py       multi-start inversion (invert)
+    inversion/       pieces of the inversion: results and per-start verdicts, checkpoints
     identify/        fisher, collinearity, profiles, designs, sensitivity (Sobol), sampling, cost, figures
     io/              one module per file format + units, humidity, time, gaps, estimates
     sites/           v2 site collections: padded batches with masks
@@ -84,6 +85,7 @@ _SUBMODULES = frozenset(
         "grid",
         "identify",
         "inverse",
+        "inversion",
         "io",
         "land",
         "loop_kernels",

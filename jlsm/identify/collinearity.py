@@ -1,4 +1,4 @@
-"""Collinearity index of parameter subsets (Brun, Reichert and Kuensch 2001, Water Resour. Res. 37, eq. 5)."""
+"""Collinearity index of parameter subsets (Brun, Reichert and Kuensch 2001, Water Resour. Res. 37, 1015-1030)."""
 
 from __future__ import annotations
 
