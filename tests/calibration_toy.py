@@ -105,10 +105,10 @@ def twin_data(sites=("A", "B"), nan_forcing_site=None, days=15):
     for k, s in enumerate(sites):
         base = s.rstrip("*")
         f, met = toy_forcing(days, seed=k if base == s else 0, rain=2e-5 * (1 + k))
-        if s == nan_forcing_site:
-            f = dataclasses.replace(f, sw=f.sw.at[100].set(np.nan))
         a, e, w = TRUTH[base]
         out = toy_simulate(toy_model(albedo=a, ef_max=e, w_half=w), f)
+        if s == nan_forcing_site:  # observations made before the forcing is corrupted
+            f = dataclasses.replace(f, sw=f.sw.at[100].set(np.nan))
         qh, qle = np.array(out.qh), np.array(out.qle)
         qh[rng.random(qh.size) < 0.2] = np.nan  # gaps
         qle[200:300] = np.nan

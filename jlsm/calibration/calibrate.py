@@ -42,6 +42,7 @@ from jlsm.params import ParameterSpace
 from . import designs
 from .engine import (
     DIVERGED,
+    DIVERGENCE_CAUSES,
     MAX_STEPS,
     OUTPUT_FIELDS,
     RUNNING,
@@ -269,7 +270,8 @@ def calibrate(
     Returns:
         ``xarray.Dataset`` with dims site, start, parameter, iteration, step:
         ``initial``/``final`` (site, start, parameter) physical values,
-        ``final_loss``, ``status``, ``iterations`` (site, start), ``loss``
+        ``final_loss``, ``status``, ``iterations``, ``divergence`` (what was
+        not finite: loss, gradient or update) (site, start), ``loss``
         (site, start, iteration), ``best_start`` (site), ``best`` and
         ``default`` (site, parameter), ``lower``/``upper``, and the observed
         and simulated series at the best start ``obs_<var>``/``sim_<var>``
@@ -386,6 +388,10 @@ def _results(data, problem, x0, state, histories, variables) -> xr.Dataset:
             "status": (("site", "start"), status.astype(np.int8),
                        {"flag_values": np.arange(4, dtype=np.int8), "flag_meanings": " ".join(STATUS_NAMES)}),
             "iterations": (("site", "start"), np.asarray(state.iterations)),
+            "divergence": (("site", "start"), np.asarray(state.cause).astype(np.int8),
+                           {"flag_values": np.arange(len(DIVERGENCE_CAUSES), dtype=np.int8),
+                            "flag_meanings": " ".join(DIVERGENCE_CAUSES),
+                            "long_name": "what was not finite when the start diverged"}),
             "loss": (("site", "start", "iteration"), np.moveaxis(history, 0, -1), {"long_name": "objective per iteration"}),
             "best_start": (("site",), best_start),
             "best": (("site", "parameter"), best, {"long_name": "estimate of the best start"}),

@@ -31,10 +31,12 @@ if TYPE_CHECKING:
 
 RUNNING, CONVERGED, DIVERGED, MAX_STEPS = 0, 1, 2, 3
 STATUS_NAMES = ("running", "converged", "diverged", "max_steps")
+DIVERGENCE_CAUSES = ("none", "loss", "gradient", "update")
+"""Why a start diverged: its loss, its gradient (the loss finite) or the optimiser's update was NaN/Inf."""
 OUTPUT_FIELDS = {"Qh": "qh", "Qle": "qle", "Rnet": "rnet", "Qg": "qg"}
 """Observation name (ALMA) -> field of the simulate function's output [W m-2]."""
 
-__all__ = ["OUTPUT_FIELDS", "STATUS_NAMES", "evaluate_sets", "simulate_sets"]
+__all__ = ["DIVERGENCE_CAUSES", "OUTPUT_FIELDS", "STATUS_NAMES", "evaluate_sets", "simulate_sets"]
 
 
 def _to_physical(u, lower, upper, log):
@@ -88,6 +90,7 @@ class _State(eqx.Module):
     status: jnp.ndarray
     quiet: jnp.ndarray
     iterations: jnp.ndarray
+    cause: jnp.ndarray  # why a start diverged: DIVERGENCE_CAUSES index
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +123,8 @@ def _one(s: _State, site: _Site, spec: _Spec):
     quiet = jnp.where(rel < spec.ftol, s.quiet + 1, 0)
     converged = quiet >= spec.patience
     status = jnp.where(running, jnp.where(~finite, DIVERGED, jnp.where(converged, CONVERGED, RUNNING)), s.status)
+    cause = jnp.where(~jnp.isfinite(loss), 1, jnp.where(~jnp.all(jnp.isfinite(grad)), 2, 3))
+    cause = jnp.where(running & ~finite, cause, s.cause)
     advance = running & finite & ~converged
     better = running & finite & (loss < s.best_loss)
 
@@ -135,6 +140,7 @@ def _one(s: _State, site: _Site, spec: _Spec):
         status=status.astype(jnp.int32),
         quiet=jnp.where(running, quiet, s.quiet).astype(jnp.int32),
         iterations=s.iterations + running.astype(jnp.int32),
+        cause=cause.astype(jnp.int32),
     )
     recorded = jnp.where(running & finite, loss, jnp.where(status == DIVERGED, jnp.nan, s.loss))
     return new, recorded
@@ -152,9 +158,9 @@ def _init(opt, u_or_state):
     if prev is None:
         inf = jnp.full(shape, jnp.inf, u.dtype)
         zero = jnp.zeros(shape, jnp.int32)
-        return _State(u, opt_state, inf, u, inf, zero, zero, zero)
+        return _State(u, opt_state, inf, u, inf, zero, zero, zero, zero)
     return _State(u, opt_state, prev.best_loss, prev.best_u, prev.best_loss, prev.status,
-                  jnp.zeros_like(prev.quiet), prev.iterations)
+                  jnp.zeros_like(prev.quiet), prev.iterations, prev.cause)
 
 
 @_jit
