@@ -11,6 +11,7 @@ The sections and keys of a config are documented in :mod:`jlsm.config.schema`
 * :mod:`~jlsm.config.offsets`: :func:`offset_profile` (offsets per variable as nuisance);
 * :mod:`~jlsm.config.report`: :func:`summarise` (JSON), :func:`report` (text table);
 * :mod:`~jlsm.config.figures`: :func:`figures` (optional matplotlib);
+* :mod:`~jlsm.config.scope`: :func:`scope_notes` (what the model cannot give a config);
 * :mod:`~jlsm.config.windows`: :func:`with_window`, :func:`first_complete_start`, :func:`run_windows`;
 * the ``jlsm invert`` command, :func:`run_config`: :mod:`jlsm.cli.invert`.
 """
@@ -24,6 +25,7 @@ from .offsets import offset_profile
 from .problem import build_problem, observed_albedo
 from .report import report, summarise
 from .run import Run, run_problem
+from .scope import scope_notes
 from .schema import FORMATS, REQUIRED, SCHEMA, TOP_LEVEL, config_text, load_config
 from .windows import first_complete_start, run_windows, with_window
 
@@ -63,4 +65,5 @@ __all__ = [
     "offset_profile",
     "reference_vector",
     "report",
+    "scope_notes",
 ]

@@ -57,17 +57,18 @@ class Run:
         }
 
 
-def run_problem(cfg, *, starts=None, polish=None, progress=False, checkpoint=None, resume=False) -> Run:
+def run_problem(cfg, *, starts=None, polish=None, progress=False, checkpoint=None, resume=False, data=None) -> Run:
     """Read the data of a config (path or loaded dict), invert and evaluate; returns a :class:`Run`.
 
     ``starts`` and ``polish`` override the config's ``[inversion]`` values;
-    ``checkpoint``/``resume`` are passed to :func:`jlsm.inverse.invert`.
+    ``checkpoint``/``resume`` are passed to :func:`jlsm.inverse.invert`;
+    ``data``: the (forcing, observation) datasets of :func:`read_data`, if already read.
     """
     from ..inverse import invert
 
     if not isinstance(cfg, dict):
         cfg = load_config(cfg)
-    forcing_ds, obs_ds = read_data(cfg)
+    forcing_ds, obs_ds = read_data(cfg) if data is None else data
     model, forcing, observations, space, initial, fit, validate = build_problem(cfg, forcing_ds, obs_ds)
     inv = cfg.get("inversion", {})
     result = invert(
@@ -90,6 +91,7 @@ def run_problem(cfg, *, starts=None, polish=None, progress=False, checkpoint=Non
         time=forcing_ds["time"].values,
         checkpoint=checkpoint,
         resume=resume,
+        reference=reference_vector(cfg, space),
     )
     ev = evaluate(cfg, result, model, forcing, space, initial, fit, validate, obs_ds)
     attrs = {**result.attrs, **ev.attrs}
