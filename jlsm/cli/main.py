@@ -6,14 +6,23 @@ import argparse
 import gc
 import sys
 
-from . import demo, identify, invert
+from . import calibrate, data, demo, identify, invert, simulate
 
-COMMANDS = {"demo": demo, "invert": invert, "identify": identify}
+COMMANDS = {
+    "demo": demo,
+    "invert": invert,
+    "identify": identify,
+    "simulate": simulate,
+    "data": data,
+    "calibrate": calibrate,
+}
 """Subcommand name -> module with ``add_parser(subparsers)`` and ``run(args)``."""
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="jlsm", description="Differentiable land-surface model: inversion tools.")
+    parser = argparse.ArgumentParser(
+        prog="jlsm", description="Differentiable land-surface model: inversion, flux-site simulation and calibration."
+    )
     parser.add_argument("--float32", action="store_true", help="run in float32 (default float64)")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS.values():
