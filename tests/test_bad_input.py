@@ -106,3 +106,141 @@ def test_cli_reports_errors_in_one_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("jlsm: error:"), proc.stderr
         assert "Traceback" not in proc.stderr
     assert "colour" in _cli("invert", str(cfg)).stderr
+
+
+# ---- configs and data files: errors name the config key or the files, and say what was expected
+
+def _check(cfg):
+    """``jlsm invert CFG --check``: (exit status, stdout, stderr)."""
+    proc = _cli("invert", str(cfg), "--check")
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _one_line_error(proc_err, *expected):
+    lines = proc_err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jlsm: error: "), proc_err
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+CONFIG_VALUE_CASES = [
+    ("nodes = 21", "nodes = -5", "[model] nodes = -5: expected a positive integer"),
+    ("nodes = 21", "nodes = 21\nemissivity = 95", "[model] emissivity = 95: expected a value in [0, 1]"),
+    ("nodes = 21", "nodes = 21\ntheta = 0.2", "[model] theta = 0.2: expected a value in [0.5, 1]"),
+    ("starts = 2", "starts = 0", "[inversion] starts = 0: expected a positive integer"),
+    ("hourly = true", 'hourly = "yes"', '[data] hourly = "yes": expected true or false'),
+]
+
+
+@pytest.mark.parametrize("old, new, expected", CONFIG_VALUE_CASES, ids=[c[2].split(":")[0] for c in CONFIG_VALUE_CASES])
+def test_config_value_errors_name_the_key(tmp_path, old, new, expected):
+    from jlsm.config import load_config
+
+    from config_cases import CONFIG, setup_case
+
+    assert old in CONFIG
+    cfg = setup_case(tmp_path, text=CONFIG.replace(old, new))
+    with pytest.raises(errors.ConfigError) as info:
+        load_config(cfg)
+    assert expected in str(info.value) and str(cfg) in str(info.value)
+
+
+def test_fixed_parameter_typo_lists_the_valid_names(tmp_path):
+    from config_cases import CONFIG, setup_case
+
+    cfg = setup_case(tmp_path, text=CONFIG.replace("fixed = {{ albedo", "fixed = {{ albdo"))
+    status, out, err = _check(cfg)
+    assert status == 2 and out == ""
+    line = _one_line_error(err, "[parameters] fixed.albdo", "did you mean 'albedo'")
+    for name in ("albedo", "conductivity", "heat_capacity", "h_eff", "bottom_temperature"):
+        assert name in line
+
+
+def test_forcing_entirely_missing_in_the_window(tmp_path):
+    from config_cases import setup_case, up_dataset
+
+    ds = up_dataset()
+    ds["LWdown"][:] = np.nan
+    status, _, err = _check(setup_case(tmp_path, ds=ds))
+    assert status == 2
+    _one_line_error(err, "'LWdown'", "entirely missing", "in the window 2012-04-30T", "UTC")
+
+
+def test_plumber2_format_on_an_urban_plumber_file(tmp_path):
+    from config_cases import CONFIG, setup_case
+
+    cfg = setup_case(tmp_path, text=CONFIG.replace('format = "urban-plumber"', 'format = "plumber2"'))
+    status, _, err = _check(cfg)
+    assert status == 2
+    line = _one_line_error(err, 'format = "plumber2" expects a PLUMBER2 met file', "looks like an Urban-PLUMBER file",
+                           'use format = "urban-plumber"')
+    assert "longitude to estimate" not in line
+
+
+PLUMBER2_CONFIG = """
+[data]
+format = "plumber2"
+forcing = "{met}"
+fluxes = "{flux}"
+[window]
+start = "2008-07-02T00:00"
+spinup_hours = 12
+fit_hours = 48
+[observations]
+variables = {{ turbulent = "Qh+Qle" }}
+[parameters]
+free = {{ h_eff = [6.0, 60.0], conductivity = [0.1, 4.0] }}
+fixed = {{ albedo = 0.2 }}
+"""
+
+
+@pytest.fixture(scope="module")
+def plumber2_files(tmp_path_factory):
+    """Five days of CN-Cng PLUMBER2 met and flux files, a flux file of the next year, an hourly flux file."""
+    from jlsm.io import data_dir
+
+    base = data_dir()
+    met = base / "cn-changling" / "CN-Cng_2008-2009_FLUXNET2015_Met.nc" if base else None
+    flux = base / "cn-changling" / "CN-Cng_2008-2009_FLUXNET2015_Flux.nc" if base else None
+    if met is None or not met.exists() or not flux.exists():
+        pytest.skip("needs cn-changling/CN-Cng_2008-2009_FLUXNET2015_{Met,Flux}.nc (PLUMBER2, Ukkola et al. 2022) "
+                    "under $JLSM_DATA_DIR")
+    d = tmp_path_factory.mktemp("plumber2")
+    days = slice("2008-07-01", "2008-07-06")
+    with xr.open_dataset(met) as m, xr.open_dataset(flux) as f:
+        m.sel(time=days).to_netcdf(d / "CN-Cng_Met.nc")
+        f.sel(time=days).to_netcdf(d / "CN-Cng_Flux.nc")
+        f.sel(time=slice("2009-07-01", "2009-07-06")).to_netcdf(d / "CN-Cng_2009_Flux.nc")
+        hourly = f.sel(time=days)
+        hourly = hourly.isel(time=slice(0, None, 2))  # hourly stamps at the start of each hour
+        hourly.to_netcdf(d / "CN-Cng_hourly_Flux.nc")
+    return d
+
+
+def _plumber2_config(d, flux):
+    cfg = d / f"{flux}.toml"
+    cfg.write_text(PLUMBER2_CONFIG.format(met=d / "CN-Cng_Met.nc", flux=d / flux))
+    return cfg
+
+
+def test_met_and_flux_files_that_do_not_overlap(plumber2_files):
+    status, _, err = _check(_plumber2_config(plumber2_files, "CN-Cng_2009_Flux.nc"))
+    assert status == 2
+    _one_line_error(err, "do not overlap in time", "CN-Cng_Met.nc (2008-", "CN-Cng_2009_Flux.nc (2009-")
+
+
+def test_hourly_fluxes_with_half_hourly_met_are_averaged_with_a_note(plumber2_files):
+    status, out, err = _check(_plumber2_config(plumber2_files, "CN-Cng_hourly_Flux.nc"))
+    assert status == 0, err
+    notes = [line for line in err.splitlines() if "averaged to hourly" in line]
+    assert len(notes) == 1 and "CN-Cng_hourly_Flux.nc is hourly" in notes[0] and "30-min" in notes[0]
+    assert "48 steps of 1 h" not in out and "steps of 1 h" in out
+    same_step, _, err_same = _check(_plumber2_config(plumber2_files, "CN-Cng_Flux.nc"))
+    assert same_step == 0 and "averaged to hourly" not in err_same
+
+
+def test_demo_refuses_negative_noise():
+    proc = _cli("demo", "--noise", "-1", "--starts", "2")
+    assert proc.returncode == 2
+    _one_line_error(proc.stderr, "--noise -1", "expected a noise standard deviation >= 0")

@@ -41,11 +41,21 @@ def add_parser(subparsers):
 
 def run(args) -> int:
     """Run ``jlsm demo``: invert each configuration, print the table, write NetCDF, figures and JSON."""
-    from ..inverse import invert, status_counts
+    from ..inverse import invert, status_counts, verdict_counts
     from ..synthetic import TRUE_PARAMETERS, TWIN_CONFIGURATIONS, twin_case
 
+    from ..errors import InputError
+    from .output import check_writable, write_or_fallback
+
     t0 = time.perf_counter()
-    args.out.mkdir(parents=True, exist_ok=True)
+    if not (np.isfinite(args.noise) and args.noise >= 0):
+        raise InputError(f"demo: --noise {args.noise:g}: expected a noise standard deviation >= 0 in K")
+    for option, value in (("--starts", args.starts), ("--polish", args.polish + 1), ("--steps", args.steps + 1)):
+        if value < 1:
+            raise InputError(f"demo: {option} {getattr(args, option[2:])}: expected a " + ("positive integer" if option == "--starts" else "integer >= 0"))
+    check_writable(args.out, "--out", folder=True)
+    if args.json:
+        check_writable(args.json, "--json", folder=False)
     lam, cap = TRUE_PARAMETERS["conductivity"], TRUE_PARAMETERS["heat_capacity"]
     truth = {
         **TRUE_PARAMETERS,
@@ -61,6 +71,7 @@ def run(args) -> int:
         "configurations": {},
     }
     chosen = args.configuration or list(TWIN_CONFIGURATIONS)
+    out, failed = args.out, False
     for name, cfg in TWIN_CONFIGURATIONS.items():
         if name not in chosen:
             continue
@@ -83,29 +94,51 @@ def run(args) -> int:
         seconds = time.perf_counter() - t1
         result.attrs["configuration"] = name
         result.attrs["description"] = cfg["description"]
-        path = args.out / f"demo_{name.replace('+', '_')}.nc"
-        _write_netcdf(result, path)
+        stem = f"demo_{name.replace('+', '_')}"
+
+        def write(folder, result=result, stem=stem):
+            folder.mkdir(parents=True, exist_ok=True)
+            return [_write_netcdf(result, folder / f"{stem}.nc"), *_figures(result, truth, folder / stem)]
+
+        paths, fell_back = write_or_fallback(write, out)
+        if fell_back:
+            out = paths[0].parent  # the rest goes there too
+            failed = True
         print(f"\n{name}: {cfg['description']}")
         print(_table(result, truth))
-        counts = status_counts(result)
-        print(f"starts: {counts}; {seconds:.1f} s including compilation; results: {path}")
+        counts = verdict_counts(result)
+        print("starts: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
+              + f" (optimiser: {', '.join(f'{k} {v}' for k, v in status_counts(result).items())}); "
+              f"{seconds:.1f} s including compilation; results: {paths[0]}")
         summary["configurations"][name] = _summary(result, truth, seconds)
-        _figures(result, truth, args.out / f"demo_{name.replace('+', '_')}")
     total = time.perf_counter() - t0
     summary["wall_seconds_total"] = total
     print(f"\ntotal {total:.1f} s")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2))
-        print(f"summary: {args.json}")
-    return 0
+        def write_json(folder):
+            target = args.json if folder == args.out and not failed else folder / args.json.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(summary, indent=2))
+            return [target]
+
+        paths, fell_back = write_or_fallback(write_json, out)
+        failed = failed or fell_back
+        print(f"summary: {paths[0]}")
+    return 1 if failed else 0
+
+
+def _best_basin(result) -> np.ndarray:
+    """Starts in the best basin (verdict 0), the basis of the summaries; all non-diverged if none."""
+    good = result["verdict"].values == 0
+    if not good.any():
+        good = result["status"].values != 2
+    return good
 
 
 def _table(result, truth) -> str:
-    good = result["status"].values == 1
-    if not good.any():
-        good = result["status"].values != 2
-    lines = [f"{'parameter':<20}{'true':>12}{'median':>14}{'p05':>14}{'p95':>14}{'rel. spread':>13}  verdict"]
+    good = _best_basin(result)
+    lines = [f"median and 5-95 % over the {int(good.sum())} of {result.sizes['start']} starts in the best basin",
+             f"{'parameter':<20}{'true':>12}{'median':>14}{'p05':>14}{'p95':>14}{'rel. spread':>13}  verdict"]
     for p in result["parameter"].values:
         final = result["final"].sel(parameter=p).values[good]
         med, lo, hi = np.median(final), np.percentile(final, 5), np.percentile(final, 95)
@@ -116,8 +149,17 @@ def _table(result, truth) -> str:
 
 
 def _summary(result, truth, seconds) -> dict:
-    good = result["status"].values == 1
-    out = {"n_starts": int(result.sizes["start"]), "n_converged": int(good.sum()), "wall_seconds": seconds, "parameters": {}}
+    good = _best_basin(result)
+    out = {
+        "n_starts": int(result.sizes["start"]),
+        "n_converged": int(np.sum(result["status"].values == 1)),
+        "n_best_basin": int(np.sum(result["verdict"].values == 0)),
+        "n_other_basin": int(np.sum(result["verdict"].values == 1)),
+        "n_at_bound": int(np.sum(result["verdict"].values == 2)),
+        "summary_basis": "best-basin",
+        "wall_seconds": seconds,
+        "parameters": {},
+    }
     for p in result["parameter"].values:
         final = result["final"].sel(parameter=p).values[good] if good.any() else np.array([np.nan])
         out["parameters"][str(p)] = {
@@ -129,22 +171,26 @@ def _summary(result, truth, seconds) -> dict:
     return out
 
 
-def _write_netcdf(result, path):
+def _write_netcdf(result, path) -> Path:
+    """``path`` (NetCDF), or a JSON beside it without a netCDF engine; the path written."""
     try:
         result.to_netcdf(path)
+        return path
     except (ImportError, ValueError) as err:  # no netCDF engine installed
         alt = path.with_suffix(".json")
         alt.write_text(json.dumps(result.to_dict(data="list"), default=str))
         print(f"(NetCDF not written: {err}; wrote {alt})")
+        return alt
 
 
-def _figures(result, truth, stem):
+def _figures(result, truth, stem) -> list:
     try:
         from ..plot import estimates_figure
-    except ImportError:
-        return
-    try:
         fig = estimates_figure(result, truth)
     except ImportError:
-        return
+        return []
+    import matplotlib.pyplot as plt
+
     fig.savefig(f"{stem}.png", dpi=120)
+    plt.close(fig)
+    return [Path(f"{stem}.png")]

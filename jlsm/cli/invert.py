@@ -58,10 +58,8 @@ def _notes(cfg, forcing_ds) -> list[str]:
     from ..config import scope_notes
 
     notes = list(scope_notes(cfg))
-    for key in ("resampled", "dropped_incomplete"):
-        if forcing_ds.attrs.get(key):
-            text = forcing_ds.attrs[key]
-            notes.append(text if key == "resampled" else f"forcing variables left out (gaps in the window): {text}")
+    if forcing_ds.attrs.get("resampled"):
+        notes.append(forcing_ds.attrs["resampled"])
     return notes
 
 

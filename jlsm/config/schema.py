@@ -129,6 +129,78 @@ def _number(cfg, path, section, key, *, positive=False, minimum=None):
         raise ConfigError(f"{path}: [{section}] {key} must be >= {minimum}, got {value!r}")
 
 
+# (section, key) -> (check, what is expected); the defaults and units are in docs/config.md
+_INT = lambda lo: (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo)  # noqa: E731
+_NUM = lambda lo, hi, open_lo=False: (  # noqa: E731
+    lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+    and (v > lo if open_lo else v >= lo) and v <= hi
+)
+_BOOL = lambda v: isinstance(v, bool)  # noqa: E731
+_ONE_OF = lambda *c: (lambda v: v in c)  # noqa: E731
+VALUES = {
+    ("data", "hourly"): (_BOOL, "true or false"),
+    ("data", "qc_max"): (_INT(0), "an integer >= 0"),
+    ("data", "max_gap_steps"): (_INT(0), "an integer >= 0"),
+    ("data", "utc_offset_hours"): (_NUM(-14, 14), "a number of hours in [-14, 14]"),
+    ("model", "depth"): (_NUM(0, np.inf, True), "a positive depth in m"),
+    ("model", "nodes"): (_INT(3), "a positive integer >= 3"),
+    ("model", "stretch"): (_NUM(0, np.inf, True), "a positive spacing ratio"),
+    ("model", "top"): (_ONE_OF("energy_balance", "prescribed"), "'energy_balance' or 'prescribed'"),
+    ("model", "bottom"): (_ONE_OF("fixed", "zero_flux"), "'fixed' or 'zero_flux'"),
+    ("model", "origin_depth"): (_NUM(0, np.inf), "a depth >= 0 in m"),
+    ("model", "emissivity"): (_NUM(0, 1, True), "a value in [0, 1]"),
+    ("model", "absorb_all_longwave"): (_BOOL, "true or false"),
+    # theta-method: unconditionally stable for 0.5 <= theta <= 1 (Crank and Nicolson 1947; Richtmyer and Morton 1967, sec. 8.2)
+    ("model", "theta"): (_NUM(0.5, 1), "a value in [0.5, 1]"),
+    ("observations", "weighting"): (_ONE_OF("variance", "equal"), "'variance' or 'equal'"),
+    ("parameters", "transform"): (_ONE_OF("sigmoid", "log-sigmoid", "log", "identity"),
+                                  "'sigmoid', 'log-sigmoid', 'log' or 'identity'"),
+    ("inversion", "starts"): (_INT(1), "a positive integer"),
+    ("inversion", "seed"): (_INT(0), "an integer >= 0"),
+    ("inversion", "sampler"): (_ONE_OF("sobol", "uniform"), "'sobol' or 'uniform'"),
+    ("inversion", "steps"): (_INT(0), "an integer >= 0"),
+    ("inversion", "learning_rate"): (_NUM(0, np.inf, True), "a positive number"),
+    ("inversion", "polish"): (_INT(0), "an integer >= 0"),
+    ("inversion", "polish_method"): (_ONE_OF("gauss-newton", "lbfgs"), "'gauss-newton' or 'lbfgs'"),
+    ("inversion", "chunk"): (_INT(1), "a positive integer"),
+    ("inversion", "offset_profile"): (_BOOL, "true or false"),
+}
+
+
+def _parameter_names() -> list[str]:
+    from ..params import ALIASES, DERIVED, KNOWN
+
+    return sorted({*KNOWN, *DERIVED, *ALIASES})
+
+
+def _check_parameter_names(cfg: dict, path: Path) -> None:
+    import difflib
+
+    valid = _parameter_names()
+    base = set(_parameter_names()) - {"h_eff", "diffusivity"}
+    for key in ("free", "fixed", "start_bounds"):
+        table = cfg["parameters"].get(key, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [parameters] {key} must be a table name = value")
+        for name in table:
+            if name not in valid:
+                close = difflib.get_close_matches(name, valid, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(f"{path}: [parameters] {key}.{name}: unknown parameter; {hint}valid names: {', '.join(valid)}")
+    for name in cfg.get("model", {}).get("parameters", {}):
+        if name not in base:
+            raise ConfigError(f"{path}: [model.parameters] {name}: unknown parameter; valid names: {', '.join(sorted(base))}")
+
+
+def _toml(value) -> str:
+    """A value as written in TOML (strings quoted, booleans lower case)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
 def _check_values(cfg: dict, path: Path) -> None:
     for section, keys in REQUIRED.items():
         missing = keys - set(cfg.get(section, {}))
@@ -143,7 +215,10 @@ def _check_values(cfg: dict, path: Path) -> None:
     _number(cfg, path, "window", "fit_hours", positive=True)
     _number(cfg, path, "window", "test_hours", minimum=0)
     _number(cfg, path, "window", "spinup_hours", minimum=0)
-    _number(cfg, path, "data", "max_gap_steps", minimum=0)
+    for (section, key), (ok, expected) in VALUES.items():
+        value = cfg.get(section, {}).get(key)
+        if value is not None and not ok(value):
+            raise ConfigError(f"{path}: [{section}] {key} = {_toml(value)}: expected {expected}")
     for key in ("variables", "evaluate"):
         table = cfg["observations"].get(key, {})
         if not isinstance(table, dict) or (key == "variables" and not table):
@@ -154,6 +229,7 @@ def _check_values(cfg: dict, path: Path) -> None:
     free = cfg["parameters"]["free"]
     if not isinstance(free, dict) or not free:
         raise ConfigError(f"{path}: [parameters] free must be a table name = [lo, hi]")
+    _check_parameter_names(cfg, path)
     for k, b in free.items():
         if not (isinstance(b, list) and len(b) == 2 and all(isinstance(x, (int, float)) for x in b) and b[0] < b[1]):
             raise ConfigError(f"{path}: [parameters] free.{k} must be [lo, hi] with lo < hi, got {b!r}")
