@@ -160,3 +160,20 @@ def test_help_points_to_the_config_reference():
     proc = _cli("invert", "--help")
     assert proc.returncode == 0 and "docs/config.md" in proc.stdout and "--check" in proc.stdout
     assert (Path(__file__).resolve().parents[1] / "docs" / "config.md").is_file()
+
+
+@pytest.mark.parametrize("observable", ["sensible", "latent", "turbulent"])
+def test_fitting_turbulent_fluxes_with_the_heat_only_closure_is_noted(tmp_path, observable):
+    from jlsm.config import load_config, scope_notes
+
+    data = {"sensible": "Qh", "latent": "Qle", "turbulent": "Qh+Qle"}[observable]
+    text = CONFIG.replace('variables = {{ ts = "Ts",', f'variables = {{{{ {observable} = "{data}", ts = "Ts",')
+    notes = scope_notes(load_config(setup_case(tmp_path, text=text)))
+    assert len(notes) == 1 and "\n" not in notes[0]
+    assert observable in notes[0] and "LE/H" in notes[0] and "1/beta = 0.667" in notes[0]  # base beta 1.5
+    assert "jlsm.land" in notes[0] and "jlsm calibrate" in notes[0] and "docs/scope.md" in notes[0]
+    assert scope_notes(load_config(setup_case(tmp_path, name="plain.toml"))) == []  # turbulent only evaluated
+    if observable == "turbulent":
+        proc = _cli("invert", str(setup_case(tmp_path, text=text, name="t.toml")), "--check")
+        assert proc.returncode == 0 and sum("LE/H" in line for line in proc.stderr.splitlines()) == 1
+    assert (Path(__file__).resolve().parents[1] / "docs" / "scope.md").is_file()

@@ -18,7 +18,7 @@ def scope_notes(cfg) -> list[str]:
     fitted = [k for k in o.get("variables", {}) if k.split("@")[0] in TURBULENT]
     if not fitted:
         return []
-    beta = cfg.get("model", {}).get("parameters", {}).get("beta")
+    beta = cfg.get("model", {}).get("parameters", {}).get("beta", 1.5)  # build_problem's base value
     fixed = cfg.get("parameters", {}).get("fixed", {}).get("beta", beta)
     free = "beta" in cfg.get("parameters", {}).get("free", {})
     ratio = "1/beta with beta free (one value for the whole window)" if free else (
