@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import flux_demo
+
 DEMO_CONFIGURATIONS = ("5cm", "surface+5cm")
 """The demo's configurations (``jlsm.synthetic.TWIN_CONFIGURATIONS``), in order."""
 
@@ -36,6 +38,7 @@ def add_parser(subparsers):
     demo.add_argument("--steps", type=int, default=0, help="Adam iterations before the polish (default 0)")
     demo.add_argument("--polish", type=int, default=40, help="Gauss-Newton iterations (default 40)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    flux_demo.add_arguments(demo)  # --flux-site/--no-flux-site and its settings
     return demo
 
 
@@ -96,9 +99,10 @@ def run(args) -> int:
         result.attrs["description"] = cfg["description"]
         stem = f"demo_{name.replace('+', '_')}"
 
-        def write(folder, result=result, stem=stem):
+        def write(folder, result=result, stem=stem, space=space):
             folder.mkdir(parents=True, exist_ok=True)
-            return [_write_netcdf(result, folder / f"{stem}.nc"), *_figures(result, truth, folder / stem)]
+            bounds = {n: (lo, hi) for n, lo, hi in zip(space.names, space.lower, space.upper)}
+            return [_write_netcdf(result, folder / f"{stem}.nc"), *_figures(result, truth, folder / stem, bounds)]
 
         paths, fell_back = write_or_fallback(write, out)
         if fell_back:
@@ -111,6 +115,8 @@ def run(args) -> int:
               + f" (optimiser: {', '.join(f'{k} {v}' for k, v in status_counts(result).items())}); "
               f"{seconds:.1f} s including compilation; results: {paths[0]}")
         summary["configurations"][name] = _summary(result, truth, seconds)
+    if args.flux_site and not args.configuration:  # version 2: a flux-site calibration
+        summary["flux_site"] = flux_demo.run(args)
     total = time.perf_counter() - t0
     summary["wall_seconds_total"] = total
     print(f"\ntotal {total:.1f} s")
@@ -183,10 +189,10 @@ def _write_netcdf(result, path) -> Path:
         return alt
 
 
-def _figures(result, truth, stem) -> list:
+def _figures(result, truth, stem, bounds=None) -> list:
     try:
         from ..plot import estimates_figure
-        fig = estimates_figure(result, truth)
+        fig = estimates_figure(result, truth, bounds)
     except ImportError:
         return []
     import matplotlib.pyplot as plt

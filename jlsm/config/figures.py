@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,12 +33,17 @@ def figures(run: Run, stem) -> list[str]:
         split=split,
         reference=cut(s["reference"]),
         reference_label=run.cfg.get("reference", {}).get("name", "reference"),
-        title="best estimate: fit window | test window",
+        title=f"{run.cfg.get('output', {}).get('name', Path(run.cfg['_path']).stem)}: observed and modelled; "
+              + ("fit window | test window (red line: end of the fit)" if run.validate else "fit window"),
     )
     paths = [f"{stem}_timeseries.png", f"{stem}_estimates.png"]
     fig.axes[-1].set_xlabel("time (UTC)")
     fig.savefig(paths[0], dpi=110)
-    estimates_figure(run.result).savefig(paths[1], dpi=110)
+    bounds = {n: (lo, hi) for n, lo, hi in zip(run.space.names, run.space.lower, run.space.upper)}
+    ref = run.cfg.get("reference")
+    truth = {k: float(v) for k, v in ref["values"].items()} if ref else None
+    estimates_figure(run.result, truth, bounds, truth_label=ref.get("name", "reference") if ref else "").savefig(
+        paths[1], dpi=110)
     import matplotlib.pyplot as plt
 
     plt.close("all")

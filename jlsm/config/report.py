@@ -136,7 +136,7 @@ def report(run: Run) -> str:
     )
     rows = []
     for p, e in summary["estimates"].items():
-        flag = " (best at a bound)" if e.get("at_bound") else ""
+        flag = " (best at a bound: the bound, not the data, limits it)" if e.get("at_bound") else ""
         rows.append((p, e["units"] or "1", f"{e['best']:.6g}", f"{e['median']:.6g}", f"{e['p05']:.6g}",
                      f"{e['p95']:.6g}", f"{e['relative_spread']:.2e}", e["verdict"] + flag))
     lines += _table(("parameter", "units", "best", "median", "p05", "p95", "rel. spread", "verdict"), rows,

@@ -64,13 +64,19 @@ def design_figure(sweep: xr.Dataset, *, quantities: Sequence[str] | None = None,
         im = ax.imshow(grid, origin="lower", cmap="viridis_r")
         ax.set_xticks(range(n), labels, fontsize=7)
         ax.set_yticks(range(n), labels, fontsize=7)
-        ax.set_xlabel("depth [cm]")
-        ax.set_ylabel("depth [cm]")
-        ax.set_title(f"{q}: log10 CR std", fontsize=9)
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        ax.set_xlabel("first observed depth [cm]", fontsize=8)
+        ax.set_ylabel("second observed depth [cm]", fontsize=8)
+        ax.set_title(q, fontsize=9)
+        cb = fig.colorbar(im, ax=ax, shrink=0.8)
+        cb.set_label("log10 relative CR std [1]", fontsize=8)
+        cb.ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(quantities) :]:
         ax.axis("off")
-    fig.suptitle(f"Cramer-Rao std (relative) by observed depth pair, noise {noise_level:g} K", fontsize=10)
+    fig.suptitle(
+        f"Cramer-Rao standard deviation / true value by observed depth pair (diagonal: one depth; "
+        f"blank: not computed), noise {noise_level:g} K; lower (yellow) = better identified",
+        fontsize=9,
+    )
     return fig
 
 
@@ -90,8 +96,8 @@ def comparison_figure(comparison: xr.Dataset):
         marker=".",
         label=f"Gauss-Newton multi-start ({comparison.attrs['starts']} starts)",
     )
-    ax.set_xlabel("forward-run equivalents")
-    ax.set_ylabel("best misfit J")
+    ax.set_xlabel("forward-run equivalents [model runs]")
+    ax.set_ylabel("best misfit J [1]")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", lw=0.3)
     return fig
@@ -111,7 +117,7 @@ def profile_figure(profile: xr.Dataset, truth: float | None = None):
     if truth is not None:
         ax.axvline(truth, color="k", ls=":", lw=1, label="truth")
     ax.set_xlabel(f"{profile.attrs['parameter']} [{profile.attrs['units']}]")
-    ax.set_ylabel("delta chi2")
+    ax.set_ylabel("delta chi-square [1]")
     ax.legend(fontsize=8)
     return fig
 
@@ -129,5 +135,6 @@ def sobol_figure(indices: xr.Dataset):
         ax.set_xticks(pos, names, rotation=45, ha="right", fontsize=8)
         ax.set_title(o, fontsize=9)
         ax.set_ylim(0, 1.05)
+        ax.set_ylabel("Sobol index [1]", fontsize=8)
     axes.flat[0].legend(fontsize=8)
     return fig
