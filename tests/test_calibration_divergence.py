@@ -29,3 +29,5 @@ def test_nan_gradient_behind_a_finite_loss_is_flagged():
     assert np.all(res["status"].values[1] == STATUS_NAMES.index("diverged"))
     assert np.all(res["divergence"].values[1] == 2)  # gradient
     assert np.all(res["status"].values[0] != STATUS_NAMES.index("diverged"))
+    # the finite loss at the starting point still counts: start 0 (the defaults) keeps it
+    assert np.isfinite(res["final_loss"].values[1, 0])

@@ -126,7 +126,8 @@ def _one(s: _State, site: _Site, spec: _Spec):
     cause = jnp.where(~jnp.isfinite(loss), 1, jnp.where(~jnp.all(jnp.isfinite(grad)), 2, 3))
     cause = jnp.where(running & ~finite, cause, s.cause)
     advance = running & finite & ~converged
-    better = running & finite & (loss < s.best_loss)
+    # the loss at s.u is a valid candidate even when its gradient or the update is not finite
+    better = running & jnp.isfinite(loss) & (loss < s.best_loss)
 
     def pick(new, old):
         return jnp.where(advance, new, old)

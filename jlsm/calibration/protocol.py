@@ -166,7 +166,9 @@ def run_protocol(
             sets = np.stack([loo_ds["mean"].values, loo_ds["median"].values], axis=1)  # (S, 2, P)
             has = np.all(np.isfinite(sets), axis=-1)
             sets = np.where(has[..., None], sets, defaults[:, None, :])  # placeholders, masked below
-            sims = simulate_sets(data, sets, variables=variables, chunk=chunk)
+            # one set per site and call: the program of the default run, already compiled
+            sims = np.concatenate([simulate_sets(data, sets[:, k:k + 1], variables=variables, chunk=chunk)
+                                   for k in range(2)], axis=1)
             sims = np.where(has[:, :, None, None], sims, np.nan)
         series["loo"] = {v: sims[:, 0, :, j] for j, v in enumerate(variables)}
         series["loo_median"] = {v: sims[:, 1, :, j] for j, v in enumerate(variables)}
