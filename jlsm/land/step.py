@@ -65,6 +65,10 @@ from .model import Budget, LandModel, LandState
 
 LAI_MIN = 0.01
 """Floor on the effective leaf area index [m2 m-2] (keeps r_c = r_s,min / LAI finite)."""
+TINY_RATE = 1e-15
+"""Water rates [kg m-2 s-1] below which :func:`soft_limit` treats the available water as none."""
+TINY_STORE = 1e-12
+"""Canopy stores [kg m-2] below which the wet fraction is 0 (keeps its x^(-1/3) derivative finite)."""
 RESIDUAL_MARGIN = 0.95
 """Fraction of the water above the residual content that sinks may take from a layer in one step."""
 
@@ -74,10 +78,12 @@ def soft_limit(demand, available):
 
     a g(d / a) with g(r) = r (1 + r^8)^(-1/8): equal to the demand to
     O((d/a)^8) (within 0.05 % below half the available water), strictly below
-    the available amount, 0 where nothing is available; finite value and
-    gradient everywhere (double-where). The 1/8 power is three square roots.
+    the available amount, 0 where less than ``TINY_RATE`` is available (so that
+    1/a^2 in the derivative stays finite in float32 and float64, denormals
+    flushed); finite value and gradient everywhere (double-where). The 1/8
+    power is three square roots.
     """
-    pos = available > 0
+    pos = available > TINY_RATE
     a = jnp.where(pos, available, 1.0)
     r = demand / a
     low = r <= 1.0
@@ -160,7 +166,7 @@ def land_step(model: LandModel, state: LandState, budget: Budget, f, dt: float, 
     snowfall = f["precip"] - rain  # exact partition (water balance)
     intercepted = f_veg * rain
     w1 = state.canopy_water + dt * intercepted
-    f_wet = wet_fraction(w1, w_max)
+    f_wet = wet_fraction(jnp.where(w1 > TINY_STORE, w1, 0.0), w_max)
     f_snow = snow_cover_fraction(state.swe)
     albedo = (1.0 - f_snow) * (f_veg * rad.albedo_vegetation + (1.0 - f_veg) * rad.albedo_soil) + f_snow * rad.albedo_snow
 
