@@ -126,7 +126,7 @@ def _one_line_error(proc_err, *expected):
 
 CONFIG_VALUE_CASES = [
     ("nodes = 21", "nodes = -5", "[model] nodes = -5: expected a positive integer"),
-    ("nodes = 21", "nodes = 21\nemissivity = 95", "[model] emissivity = 95: expected a value in [0, 1]"),
+    ("nodes = 21", "nodes = 21\nemissivity = 95", "[model] emissivity = 95: expected a value in (0, 1]"),
     ("nodes = 21", "nodes = 21\ntheta = 0.2", "[model] theta = 0.2: expected a value in [0.5, 1]"),
     ("starts = 2", "starts = 0", "[inversion] starts = 0: expected a positive integer"),
     ("hourly = true", 'hourly = "yes"', '[data] hourly = "yes": expected true or false'),

@@ -11,6 +11,7 @@ The sections and keys of a config are documented in :mod:`jlsm.config.schema`
 * :mod:`~jlsm.config.offsets`: :func:`offset_profile` (offsets per variable as nuisance);
 * :mod:`~jlsm.config.report`: :func:`summarise` (JSON), :func:`report` (text table);
 * :mod:`~jlsm.config.figures`: :func:`figures` (optional matplotlib);
+* :mod:`~jlsm.config.fisher`: :func:`~jlsm.config.fisher.fisher_at` (the Fisher analysis of ``jlsm identify CONFIG``);
 * :mod:`~jlsm.config.scope`: :func:`scope_notes` (what the model cannot give a config);
 * :mod:`~jlsm.config.windows`: :func:`with_window`, :func:`first_complete_start`, :func:`run_windows`;
 * the ``jlsm invert`` command, :func:`run_config`: :mod:`jlsm.cli.invert`.

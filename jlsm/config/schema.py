@@ -148,7 +148,7 @@ VALUES = {
     ("model", "top"): (_ONE_OF("energy_balance", "prescribed"), "'energy_balance' or 'prescribed'"),
     ("model", "bottom"): (_ONE_OF("fixed", "zero_flux"), "'fixed' or 'zero_flux'"),
     ("model", "origin_depth"): (_NUM(0, np.inf), "a depth >= 0 in m"),
-    ("model", "emissivity"): (_NUM(0, 1, True), "a value in [0, 1]"),
+    ("model", "emissivity"): (_NUM(0, 1, True), "a value in (0, 1]"),
     ("model", "absorb_all_longwave"): (_BOOL, "true or false"),
     # theta-method: unconditionally stable for 0.5 <= theta <= 1 (Crank and Nicolson 1947; Richtmyer and Morton 1967, sec. 8.2)
     ("model", "theta"): (_NUM(0.5, 1), "a value in [0.5, 1]"),
