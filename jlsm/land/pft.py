@@ -168,8 +168,8 @@ def default_model(pft: str, *, soil: str = DEFAULT_TEXTURE, z_ref=None, canopy_h
     Args:
         pft: IGBP code (ENF, EBF, DNF, DBF, MF, CSH, OSH, WSA, SAV, GRA, CRO).
         soil: Noah STAS texture class (default LOAM).
-        z_ref: measurement height [m]; default canopy height + 2 m... at least 2 m
-            (a tower stands above the canopy; set the site's value).
+        z_ref: measurement height [m]; default max(2, canopy height + 2) m (a tower
+            stands above the canopy; set the site's value).
         canopy_height: canopy height [m] (default: MPTABLE HVT).
         **options: other :class:`LandModel` keywords (thicknesses, bottom,
             deep_temperature, newton_passes).
