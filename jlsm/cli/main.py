@@ -15,6 +15,7 @@ COMMANDS = {
     "simulate": simulate,
     "data": data,
     "calibrate": calibrate,
+    "surrogate": __import__("jlsm.cli.surrogate", fromlist=["run"]),  # jlsm surrogate compare
 }
 """Subcommand name -> module with ``add_parser(subparsers)`` and ``run(args)``."""
 

@@ -1,0 +1,552 @@
+"""The surrogate path against the direct path: MdPL's protocol on the same sites, windows and metrics.
+
+Paths (Xie, Li and Yoshimura 2025, egusphere-2025-3301, and their direct counterparts):
+
+* ``default``: the PFT default parameters; ``sobol256``: the best of 256
+  Sobol' sets by the fit-window objective (MdPL's conventional baseline);
+* ``a_<design>``: per-site calibration through a surrogate trained on the
+  runs of ``design`` (``oat``: MdPL's one-at-a-time design, ``sobol_1x``,
+  ``sobol_4x``: joint designs of the same and 4x budget), the parameters then
+  run in the physical model (MdPL's path);
+* ``b_<design>``: a parameter generator (site attributes + forcing
+  statistics -> parameters) trained through the frozen surrogate, leave one
+  site out (trained without the site, applied to it);
+* ``c``: the same generator trained through the physical model end to end,
+  leave one site out;
+* ``d``: direct per-site calibration of the physical model
+  (:func:`jlsm.calibration.calibrate.calibrate`).
+
+Every parameter set is scored by running the physical model; skill is
+:func:`jlsm.calibration.skill.collection_skill` (RMSE, KGE, ... of Qh and Qle
+at the native step, daily and monthly means) on the fit and test windows.
+The objective everywhere is MdPL's RMSE(Qh) + RMSE(Qle) [W m-2] over measured
+steps of the fit window. A lead-in of ``lead_days`` before each fit window is
+simulated (after the model's spin-up) but scored in neither window, so the
+surrogates, which start from a zero state, are past their start-up transient.
+
+Costs per path: physical-model runs (forward runs; gradient evaluations
+counted as runs, one forward + one reverse pass each), surrogate training
+seconds, calibration seconds, total wall seconds (the shared training-data
+runs are attributed to each design in proportion to its runs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time as _time
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jlsm.errors import InputError
+
+from .calibrate import calibrate_sites, rmse_objective
+from .data import RunSet, comparison_designs, sobol_design
+from .encoding import positional_encoding
+from .fidelity import flux_fidelity
+from .generator import ParameterGenerator, site_features
+from .land import LandInputs, forcing_features, land_simulator
+from .lstm import build_network, count_weights
+from .model import SiteInputs
+from .train import train_surrogate
+
+__all__ = ["GROWING_SEASON_START", "CompareResult", "CompareSettings", "compare", "compare_data",
+           "windowed_collection"]
+
+GROWING_SEASON_START = {
+    "CN-Cng": "2008-06-20",  # Changling grassland: summer rains, peak growth July-August
+    "DE-Hai": "2018-05-20",  # beech canopy fully out by late May
+    "US-CRT": "2011-06-20",  # crop up by late June
+    "DE-Tha": "2010-05-20",
+    "FR-Pue": "2005-04-20",  # Mediterranean: spring growth before the summer drought
+    "ES-LMa": "2016-03-20",  # savanna grass layer: March-May
+}
+"""Local date where the fit window starts (after ``lead_days`` of lead-in), per shared site."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareSettings:
+    """Settings of :func:`compare` (defaults: the documented CPU run).
+
+    Windows [d]: ``lead_days`` lead-in, ``fit_days`` fit, ``test_days`` test per site.
+    ``spinup_years``: spin-up cycles of the model (over the whole window when shorter than a year).
+    Direct calibration (d): ``starts`` Sobol' starts (the default is start 0), ``steps`` Adam steps.
+    Surrogates: ``designs`` trained, ``hidden``, ``n_layers``, ``head_width`` of the
+    multi-task LSTM (``kind="single"`` for one LSTM per flux), ``n_frequencies`` of the
+    positional encoding, training windows of ``window`` steps (``burn_in`` not scored),
+    ``batch_size``, ``learning_rate``, ``max_steps``, ``eval_every``, ``patience``
+    (early stopping on ``val_fraction`` of the runs held out).
+    Surrogate calibration (a): ``sur_starts``, ``sur_steps``, ``sur_learning_rate``.
+    Generators (b, c): ``gen_width``, ``gen_depth``, ``gen_steps``, ``gen_learning_rate``;
+    (b) through the surrogates of ``generator_designs``.
+    Fidelity: ``fidelity_runs`` joint Sobol' sets per site not used in training
+    (``gradient_runs`` of them for gradients).
+    """
+
+    lead_days: float = 3.0
+    fit_days: float = 30.0
+    test_days: float = 15.0
+    spinup_years: int = 1
+    starts: int = 8
+    steps: int = 150
+    learning_rate: float = 0.1
+    sobol: int = 256
+    designs: tuple = ("oat", "sobol_1x", "sobol_4x")
+    kind: str = "multi"
+    hidden: int = 64
+    n_layers: int = 1
+    head_width: int = 32
+    n_frequencies: int = 4
+    window: int = 168
+    burn_in: int = 48
+    batch_size: int = 32
+    surrogate_learning_rate: float = 3e-3
+    max_steps: int = 300
+    eval_every: int = 25
+    patience: int = 4
+    val_fraction: float = 0.15
+    sur_starts: int = 4
+    sur_steps: int = 100
+    sur_learning_rate: float = 0.05
+    generator_designs: tuple = ("oat",)
+    gen_width: int = 32
+    gen_depth: int = 2
+    gen_steps: int = 100
+    gen_learning_rate: float = 0.02
+    fidelity_runs: int = 16
+    gradient_runs: int = 4
+    chunk: int = 32
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class CompareResult:
+    """What :func:`compare` produced.
+
+    Attributes:
+        skill: ``skill(site, method, window, scale, variable, metric)`` (physical-model runs of every method).
+        parameters: method -> (S, P) physical parameters.
+        costs: method -> {"model_runs", "surrogate_training_s", "calibration_s", "total_s"}.
+        fidelity: design -> {"sites": {site: flux_fidelity}, "pooled": ..., "gradient": {...}, "training": {...}}.
+        objective: method -> (S,) fit-window RMSE(Qh) + RMSE(Qle) [W m-2] in the physical model.
+        timing: step -> wall seconds; settings: the :class:`CompareSettings` as a dict; sites, pft.
+    """
+
+    skill: object
+    parameters: dict
+    costs: dict
+    fidelity: dict
+    objective: dict
+    timing: dict
+    settings: dict
+    sites: list
+    pft: list
+    series: dict
+
+
+def windowed_collection(path, *, sites: Sequence[str] | None = None, lead_days: float = 5.0,
+                        fit_days: float = 40.0, test_days: float = 20.0, starts: dict | None = None):
+    """A :class:`jlsm.sites.Collection` cut to ``lead + fit + test`` days per site.
+
+    ``starts``: site -> local date of the fit window (default :data:`GROWING_SEASON_START`);
+    a site without a start keeps its collection period and split. ``sites``: names to keep.
+    Returns ``(collection, fit_start)`` with fit_start: site -> np.datetime64 (local) or None.
+    """
+    from jlsm.sites import read_collection
+
+    c = read_collection(path)
+    specs = c.sites
+    if sites:
+        known = [s.name for s in specs]
+        missing = [s for s in sites if s not in known]
+        if missing:
+            raise InputError(f"surrogate compare: sites {missing} not in {path}; it has {', '.join(known)}")
+        specs = [s for s in specs if s.name in sites]
+    starts = dict(GROWING_SEASON_START if starts is None else starts)
+    day = np.timedelta64(86400, "s")
+    fit_start = {}
+    out = []
+    for s in specs:
+        if s.name not in starts:
+            fit_start[s.name] = None
+            out.append(s)
+            continue
+        t_fit = np.datetime64(starts[s.name], "s")
+        t0 = t_fit - lead_days * day
+        t_test = t_fit + fit_days * day
+        t1 = t_test + test_days * day
+        out.append(dataclasses.replace(s, period=(t0.astype("datetime64[ns]"), t1.astype("datetime64[ns]")),
+                                       split={"test_start": str(t_test)}))
+        fit_start[s.name] = t_fit
+    return dataclasses.replace(c, sites=out), fit_start
+
+
+def compare_data(path, settings: CompareSettings = CompareSettings(), *, sites=None, starts=None):
+    """The :class:`jlsm.calibration.CalibrationData` of a windowed collection (see :func:`windowed_collection`),
+    fit masks cut to start after the lead-in."""
+    from jlsm.calibration.sites import calibration_data
+    from jlsm.sites import load_collection
+
+    col, fit_start = windowed_collection(path, sites=sites, lead_days=settings.lead_days, fit_days=settings.fit_days,
+                                         test_days=settings.test_days, starts=starts)
+    batch = load_collection(col)
+    data = calibration_data(batch, spinup_years=settings.spinup_years, checkpoint_every=None)
+    fit = np.array(data.fit)
+    for i, site in enumerate(batch.sites):
+        t = fit_start.get(site)
+        if t is not None:
+            utc = t - np.timedelta64(int(round(batch.constants["utc_offset_hours"][i] * 3600)), "s")
+            fit[i] &= np.asarray(batch.time[i]) >= utc.astype("datetime64[ns]")
+    return dataclasses.replace(data, fit=fit), batch
+
+
+def _common_space(data):
+    sp = data.spaces[0]
+    for other in data.spaces[1:]:
+        if (other.names != sp.names or not np.array_equal(other.lower, sp.lower)
+                or not np.array_equal(other.upper, sp.upper)
+                or [q.transform for q in other.parameters] != [q.transform for q in sp.parameters]):
+            raise InputError("surrogate compare: the sites' parameter spaces differ; one surrogate and one generator "
+                             "need one space (names, bounds, transforms)")
+    return sp
+
+
+def _filled_time(time):
+    """(S, T) datetime64 with NaT padding continued at the site's step (for the positional encoding)."""
+    t = np.array(time, dtype="datetime64[ns]")
+    for i in range(t.shape[0]):
+        ok = ~np.isnat(t[i])
+        n = int(ok.sum())
+        if n < t.shape[1]:
+            step = t[i, 1] - t[i, 0]
+            t[i, n:] = t[i, n - 1] + step * np.arange(1, t.shape[1] - n + 1)
+    return t
+
+
+def _fit_obs(data):
+    """(S, T, 2) measured Qh, Qle on the fit window, NaN elsewhere."""
+    return np.stack([np.where(data.fit, np.asarray(data.obs[v], float), np.nan) for v in ("Qh", "Qle")], axis=-1)
+
+
+def _objective(sims, obs, mask):
+    """RMSE(Qh) + RMSE(Qle) [W m-2] per site of sims (S, T, 2) against obs (S, T, 2) on mask (S, T)."""
+    out = []
+    for i in range(sims.shape[0]):
+        tot = 0.0
+        for j in range(2):
+            ok = mask[i] & np.isfinite(obs[i, :, j]) & np.isfinite(sims[i, :, j])
+            tot += float(np.sqrt(np.mean((sims[i, ok, j] - obs[i, ok, j]) ** 2))) if ok.any() else np.nan
+        out.append(tot)
+    return np.asarray(out)
+
+
+def _generator_step(space, objective, optimizer, static):
+    """Jitted Adam step of K generators at once (one per fold), site weights (K, S) per fold."""
+
+    def fold_loss(params, weights, sim, feats, inputs, obs):
+        gen = eqx.combine(params, static)
+
+        def per_site(x, inp, o):
+            return objective(sim(space.to_physical(gen(x)), inp), o)
+
+        losses = jax.vmap(per_site)(feats, inputs, obs)
+        return jnp.sum(weights * losses) / jnp.sum(weights)
+
+    @eqx.filter_jit
+    def step(params, state, weights, sim, feats, inputs, obs):
+        def total(p):
+            per_fold = jax.vmap(fold_loss, in_axes=(0, 0, None, None, None, None))(p, weights, sim, feats, inputs, obs)
+            return jnp.sum(per_fold), per_fold
+
+        (_, per_fold), grads = jax.value_and_grad(total, has_aux=True)(params)
+        # a fold whose loss or gradient is not finite skips this update (the others go on)
+        leaves = jax.tree_util.tree_leaves(grads)
+        ok = jnp.isfinite(per_fold)
+        for g in leaves:
+            ok = ok & jnp.all(jnp.isfinite(g.reshape(g.shape[0], -1)), axis=1)
+        grads = jax.tree_util.tree_map(
+            lambda g: jnp.where(ok.reshape((-1,) + (1,) * (g.ndim - 1)), g, 0.0), grads)
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, jnp.where(ok, per_fold, jnp.nan)
+
+    return step
+
+
+def train_generators(simulate: Callable, space, features, inputs, observations, weights, *, u0=None,
+                     width: int = 32, depth: int = 2, steps: int = 150, learning_rate: float = 0.02,
+                     seed: int = 0, objective: Callable = rmse_objective):
+    """Train K generators at once, fold k on the sites with ``weights[k] > 0`` (one compiled program).
+
+    Args:
+        simulate: ``simulate(theta (P,), inputs) -> (T, 2)``; ``inputs`` leading axis S.
+        features: (S, K_f) site features; observations (S, T, 2) fit window, NaN elsewhere.
+        weights: (K, S) site weights per fold (leave-one-out: 1 but 0 at the left-out site).
+        u0: (K, P) unconstrained starting parameters per fold (default 0, the middle of the ranges).
+    Returns:
+        (parameters (K, S, P) physical for every fold and site, loss history (steps, K), seconds).
+    """
+    feats = np.asarray(features, float)
+    w = np.asarray(weights, float)
+    n_k = w.shape[0]
+    key = jax.random.PRNGKey(seed)
+    gens = []
+    for k in range(n_k):
+        train = w[k] > 0
+        gens.append(ParameterGenerator(feats[train], space.size, width=width, depth=depth,
+                                       u0=None if u0 is None else u0[k], key=jax.random.fold_in(key, k)))
+    static = eqx.partition(gens[0], eqx.is_inexact_array)[1]
+    params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[eqx.partition(g, eqx.is_inexact_array)[0] for g in gens])
+    opt = optax.adam(optax.cosine_decay_schedule(learning_rate, int(steps), 0.01))
+    state = opt.init(params)
+    step = _generator_step(space, objective, opt, static)
+    f, o, wj = jnp.asarray(feats), jnp.asarray(observations), jnp.asarray(w)
+    hist = []
+    t0 = _time.perf_counter()
+    for _ in range(int(steps)):
+        params, state, per_fold = step(params, state, wj, simulate, f, inputs, o)
+        hist.append(np.asarray(per_fold))
+    seconds = _time.perf_counter() - t0
+
+    def physical(p):
+        gen = eqx.combine(p, static)
+        return jax.vmap(lambda x: space.to_physical(gen(x)))(f)
+
+    theta = np.asarray(jax.vmap(physical)(params))
+    return theta, np.asarray(hist), seconds
+
+
+@eqx.filter_jit
+def _gradients(sim, inputs, x, obs, lo, span):
+    """d objective / d range-scaled parameters, (S, R, P), for sets x (S, R, P) in [0, 1]."""
+
+    def one_site(inp, xs, o):
+        return jax.vmap(jax.grad(lambda xi: rmse_objective(sim(lo + span * xi, inp), o)))(xs)
+
+    return jax.vmap(one_site)(inputs, x, obs)
+
+
+def _predict(surrogate, theta, sinputs, site):
+    """Surrogate fluxes (R, T, 2) for sets theta (R, P) at sites ``site`` (R,)."""
+    f = eqx.filter_jit(lambda sur, th, st: jax.vmap(
+        lambda t, s: sur.simulate(t, SiteInputs(sinputs.forcing[s], sinputs.encoding[s])))(th, st))
+    return np.asarray(f(surrogate, jnp.asarray(theta, jnp.float32), jnp.asarray(site)), float)
+
+
+def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
+            progress: Callable[[str], None] | None = None) -> CompareResult:
+    """Run every path on ``data`` (a :class:`jlsm.calibration.CalibrationData`, e.g. from :func:`compare_data`).
+
+    ``progress``: called with a one-line message after each stage.
+    """
+    from jlsm.calibration import designs as cdesigns
+    from jlsm.calibration import skill as cskill
+    from jlsm.calibration.calibrate import calibrate, simulate_sets
+
+    say = progress or (lambda msg: None)
+    st = settings
+    t_all = _time.perf_counter()
+    timing, costs, params, series = {}, {}, {}, {}
+    space = _common_space(data)
+    S, T = data.n_sites, data.n_times
+    P = space.size
+    lower, upper, log = data.lower, data.upper, np.asarray(data.log)
+    bounds = np.stack([space.lower, space.upper], axis=1)
+    defaults = data.defaults()
+    obs_fit = _fit_obs(data)
+    obs_all = np.stack([np.asarray(data.obs[v], float) for v in ("Qh", "Qle")], axis=-1)
+    time = _filled_time(data.time)
+
+    def run(x):  # physical-model fluxes (S, N, T, 2) of sets x (S, N, P)
+        return simulate_sets(data, x, variables=("Qh", "Qle"), chunk=st.chunk)
+
+    # --- training and test sets of the surrogates, and the Sobol-256 baseline: one batched forward run
+    t0 = _time.perf_counter()
+    per_site = [comparison_designs(bounds, defaults[i], seed=st.seed, log=log) for i in range(S)]
+    names = [d for d in ("oat", "sobol_1x", "sobol_4x") if d in st.designs]
+    sizes = {d: per_site[0][d].theta.shape[0] for d in names}
+    fid = sobol_design(bounds, st.fidelity_runs, seed=st.seed + 7919, log=log).theta  # not in any training design
+    sob = cdesigns.sobol_design((lower, upper, log), int(st.sobol), seed=st.seed) if st.sobol else np.zeros((S, 0, P))
+    blocks = [np.stack([per_site[i][d].theta for i in range(S)]) for d in names]
+    blocks += [np.broadcast_to(fid, (S,) + fid.shape), sob, defaults[:, None]]
+    sets = np.concatenate(blocks, axis=1)
+    y = run(sets)
+    timing["model_runs_forward"] = _time.perf_counter() - t0
+    per_run_s = timing["model_runs_forward"] / sets.shape[1]
+    say(f"{S * sets.shape[1]} model runs in {timing['model_runs_forward']:.0f} s")
+    offs = np.cumsum([0] + [sizes[d] for d in names] + [st.fidelity_runs, sob.shape[1], 1])
+    y_design = {d: y[:, offs[k]:offs[k + 1]] for k, d in enumerate(names)}
+    y_fid = y[:, offs[len(names)]:offs[len(names) + 1]]
+    y_sob = y[:, offs[len(names) + 1]:offs[len(names) + 2]]
+    series["default"] = y[:, -1]
+    params["default"] = defaults
+    costs["default"] = {"model_runs": S, "surrogate_training_s": 0.0, "calibration_s": 0.0, "total_s": per_run_s}
+    if st.sobol:
+        loss = np.stack([_objective(y_sob[:, n], obs_fit, data.fit) for n in range(y_sob.shape[1])], axis=1)
+        best = np.nanargmin(loss, axis=1)
+        params["sobol256"] = sob[np.arange(S), best]
+        series["sobol256"] = y_sob[np.arange(S), best]
+        costs["sobol256"] = {"model_runs": S * int(st.sobol), "surrogate_training_s": 0.0, "calibration_s": 0.0,
+                             "total_s": per_run_s * int(st.sobol)}
+
+    # --- direct calibration (d)
+    t0 = _time.perf_counter()
+    res = calibrate(data, starts=st.starts, steps=st.steps, learning_rate=st.learning_rate, seed=st.seed,
+                    chunk=min(50, st.steps))
+    timing["d"] = _time.perf_counter() - t0
+    params["d"] = np.asarray(res["best"].values)
+    costs["d"] = {"model_runs": int(res.attrs["model_runs"]), "surrogate_training_s": 0.0,
+                  "calibration_s": timing["d"], "total_s": timing["d"]}
+    say(f"direct calibration: {timing['d']:.0f} s")
+
+    # --- surrogates
+    forcing = np.asarray(forcing_features(data.forcing), float)
+    enc = np.stack([positional_encoding(time[i], st.n_frequencies, np.float32) for i in range(S)])
+    sinputs = SiteInputs(jnp.asarray(forcing, jnp.float32), jnp.asarray(enc))
+    # the LSTM is causal: calibration through it needs the record only up to the last fit step
+    stop = int(np.max(np.nonzero(np.any(data.fit, axis=0))[0])) + 1
+    s_cut = SiteInputs(sinputs.forcing[:, :stop], sinputs.encoding[:, :stop])
+    obs_cut = jnp.asarray(obs_fit[:, :stop], jnp.float32)
+    valid = np.asarray(data.fit | data.test | _lead_mask(data))
+    rng = np.random.default_rng(st.seed)
+    surrogates, fidelity = {}, {}
+    in_size = forcing.shape[-1] + P + 4 * st.n_frequencies
+    model_sim = land_simulator(space, spinup_years=st.spinup_years, checkpoint_every=None)
+    minputs = LandInputs(data.models, data.forcing)
+    fid_site = np.repeat(np.arange(S), st.fidelity_runs)
+    g_sets = fid[: st.gradient_runs]
+    lo, span = jnp.asarray(bounds[:, 0]), jnp.asarray(bounds[:, 1] - bounds[:, 0])
+    xg = np.broadcast_to((g_sets - bounds[:, 0]) / (bounds[:, 1] - bounds[:, 0]), (S,) + g_sets.shape)
+    gm = None
+    if st.gradient_runs > 0:
+        t0 = _time.perf_counter()
+        gm = np.asarray(_gradients(model_sim, minputs, jnp.asarray(xg), jnp.asarray(obs_fit), lo, span), float)
+        timing["model_gradients"] = _time.perf_counter() - t0
+    for d in names:
+        R = sizes[d]
+        theta = np.stack([per_site[i][d].theta for i in range(S)]).reshape(S * R, P)
+        target = np.where(valid[:, None, :, None], y_design[d], np.nan).reshape(S * R, T, 2)
+        runs = RunSet(jnp.asarray(forcing, jnp.float32), jnp.asarray(enc), jnp.asarray(theta, jnp.float32),
+                      jnp.repeat(jnp.arange(S), R), jnp.asarray(target, jnp.float32))
+        order = rng.permutation(S * R)
+        n_val = max(1, int(round(st.val_fraction * S * R)))
+        net = build_network(st.kind, in_size=in_size, hidden=st.hidden, n_layers=st.n_layers,
+                            head_width=st.head_width, key=jax.random.PRNGKey(st.seed), dtype=jnp.float32)
+        t0 = _time.perf_counter()
+        sur, hist = train_surrogate(net, runs, bounds, train_runs=np.sort(order[n_val:]), val_runs=np.sort(order[:n_val]),
+                                    n_frequencies=st.n_frequencies, window=min(st.window, T), burn_in=st.burn_in,
+                                    batch_size=st.batch_size, learning_rate=st.surrogate_learning_rate,
+                                    max_steps=st.max_steps, eval_every=st.eval_every, patience=st.patience,
+                                    seed=st.seed)
+        t_train = _time.perf_counter() - t0
+        surrogates[d] = sur
+        pred = _predict(sur, np.tile(fid, (S, 1)), sinputs, fid_site).reshape(S, st.fidelity_runs, T, 2)
+        ok = valid[:, None, :, None]
+        fsite = {}
+        for i, site in enumerate(data.sites):
+            m = valid[i]
+            fsite[str(site)] = flux_fidelity(pred[i][:, m], y_fid[i][:, m], time[i][m])
+        fidelity[d] = {
+            "sites": fsite,
+            "pooled": flux_fidelity(np.where(ok, pred, np.nan).reshape(-1, T, 2)[:, valid.any(0)],
+                                    np.where(ok, y_fid, np.nan).reshape(-1, T, 2)[:, valid.any(0)]),
+            "gradient": _gradient_scores(sur, sinputs, xg, obs_fit, lo, span, gm),
+            "training": {"runs": S * R, "val_runs": n_val, "weights": count_weights(sur.net), "seconds": t_train,
+                         "steps": hist.get("steps"), "best_step": hist.get("best_step"),
+                         "best_val_loss": hist.get("best_val_loss"), "stopped_early": hist.get("stopped_early")},
+        }
+        g = fidelity[d]["gradient"]
+        say(f"surrogate {d}: {S * R} runs, trained {t_train:.0f} s, R(Qh) {fidelity[d]['pooled']['half_hourly']['Qh']['r']:.3f}, "
+            f"R(Qle) {fidelity[d]['pooled']['half_hourly']['Qle']['r']:.3f}, "
+            f"gradient cosine {g['cosine_median']:.2f} ({g['finite']}/{g['sets']} finite)")
+
+        # (a) calibration through the surrogate
+        t0 = _time.perf_counter()
+        r = calibrate_sites(sur.simulate, s_cut, obs_cut, space, n_starts=st.sur_starts,
+                            steps=st.sur_steps, learning_rate=st.sur_learning_rate, seed=st.seed)
+        t_cal = _time.perf_counter() - t0
+        params[f"a_{d}"] = np.asarray(r.best, float)
+        data_s = per_run_s * R
+        costs[f"a_{d}"] = {"model_runs": S * R + S, "surrogate_training_s": t_train, "calibration_s": t_cal,
+                           "total_s": data_s + t_train + t_cal + per_run_s}
+
+        # (b) generator through the frozen surrogate, leave one site out
+        if d in st.generator_designs:
+            theta_b, _, t_gen = _loo_generators(sur.simulate, space, data, s_cut, obs_cut, defaults, st)
+            params[f"b_{d}"] = theta_b
+            costs[f"b_{d}"] = {"model_runs": S * R + S, "surrogate_training_s": t_train, "calibration_s": t_gen,
+                               "total_s": data_s + t_train + t_gen + per_run_s}
+            say(f"generator through surrogate {d}: {t_gen:.0f} s")
+
+    # (c) generator through the physical model, leave one site out
+    theta_c, hist_c, t_c = _loo_generators(model_sim, space, data, minputs, obs_fit, defaults, st)
+    params["c"] = theta_c
+    costs["c"] = {"model_runs": int(st.gen_steps) * S * (S - 1) + S, "surrogate_training_s": 0.0, "calibration_s": t_c,
+                  "total_s": t_c + per_run_s}
+    say(f"generator through the model: {t_c:.0f} s")
+
+    # every calibrated set run in the physical model, one batched call
+    todo = [m for m in params if m not in series]
+    t0 = _time.perf_counter()
+    y_m = run(np.stack([params[m] for m in todo], axis=1))
+    timing["final_runs"] = _time.perf_counter() - t0
+    for k, m in enumerate(todo):
+        series[m] = y_m[:, k]
+    order = ["default", "sobol256"] + [f"a_{d}" for d in names] + [f"b_{d}" for d in names] + ["c", "d"]
+    order = [m for m in order if m in series]
+    sims = {m: {"Qh": series[m][..., 0], "Qle": series[m][..., 1]} for m in order}
+    obs = {"Qh": obs_all[..., 0], "Qle": obs_all[..., 1]}
+    sk = cskill.collection_skill(np.asarray(data.time), sims, obs, {"fit": data.fit, "test": data.test},
+                                 sites=list(data.sites), pft=list(data.pft), offset_hours=data.offset_hours)
+    objective = {m: _objective(series[m], obs_all, data.fit) for m in order}
+    timing["total"] = _time.perf_counter() - t_all
+    return CompareResult(sk, {m: params[m] for m in order}, {m: costs[m] for m in order}, fidelity, objective,
+                         timing, dataclasses.asdict(st), list(map(str, data.sites)), list(map(str, data.pft)),
+                         {m: series[m] for m in order})
+
+
+def _gradient_scores(sur, sinputs, xg, obs_fit, lo, span, gm) -> dict:
+    """Cosine similarity and relative error of the surrogate's objective gradient against the model's ``gm``
+    (S, R, P) at range-scaled sets ``xg``; sets where either gradient is not finite are counted apart."""
+    nan = float("nan")
+    if gm is None:
+        return {"cosine": [], "relative_error": [], "cosine_median": nan, "relative_error_median": nan,
+                "finite": 0, "sets": 0, "model_gradient_finite": 0}
+    f32 = jnp.float32
+    gs = np.asarray(_gradients(sur.simulate, sinputs, jnp.asarray(xg, f32), jnp.asarray(obs_fit, f32),
+                               lo.astype(f32), span.astype(f32)), float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.sum(gs * gm, -1) / (np.linalg.norm(gs, axis=-1) * np.linalg.norm(gm, axis=-1))
+        rel = np.linalg.norm(gs - gm, axis=-1) / np.linalg.norm(gm, axis=-1)
+    ok = np.isfinite(cos) & np.isfinite(rel)
+    return {"cosine": cos.tolist(), "relative_error": rel.tolist(),
+            "cosine_median": float(np.median(cos[ok])) if ok.any() else nan,
+            "relative_error_median": float(np.median(rel[ok])) if ok.any() else nan,
+            "finite": int(ok.sum()), "sets": int(ok.size), "model_gradient_finite": int(np.isfinite(gm).all(-1).sum())}
+
+
+def _lead_mask(data):
+    """(S, T) steps of the record before the fit window (lead-in)."""
+    t = np.asarray(data.time)
+    ok = ~np.isnat(t)
+    first = np.array([t[i][data.fit[i]].min() if data.fit[i].any() else t[i][ok[i]].min() for i in range(t.shape[0])])
+    return ok & (t < first[:, None])
+
+
+def _loo_generators(sim, space, data, inputs, obs_fit, defaults, st):
+    """Leave-one-site-out generators through ``sim``: parameters (S, P) for each site from the fold without it."""
+    S = data.n_sites
+    forcing = np.asarray(forcing_features(data.forcing), float)
+    canopy = np.asarray(data.models.site.canopy_height, float).reshape(S, -1)[:, :1]
+    z_ref = np.asarray(data.models.site.z_ref, float).reshape(S, -1)[:, :1]
+    feats = site_features(np.concatenate([canopy, z_ref], axis=1), forcing, masks=data.fit)
+    w = 1.0 - np.eye(S)
+    u_def = np.asarray(space.to_unconstrained(defaults))
+    u0 = np.stack([u_def[w[k] > 0].mean(axis=0) for k in range(S)])
+    theta, hist, seconds = train_generators(sim, space, feats, inputs, obs_fit, w, u0=u0, width=st.gen_width,
+                                            depth=st.gen_depth, steps=st.gen_steps,
+                                            learning_rate=st.gen_learning_rate, seed=st.seed)
+    return theta[np.arange(S), np.arange(S)], hist, seconds
