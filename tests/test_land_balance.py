@@ -134,3 +134,20 @@ def test_penman_monteith_is_reproduced_by_the_skin_solve(summer_week):
         assert float(d["qle_demand"]) == pytest.approx(float(le_pm), rel=0.05)
         checked += 1
     assert checked > 0
+
+
+def test_output_to_dataset_with_cf_units(summer_week, tmp_path):
+    from land_sites import cn_cng_dataset
+
+    _, forcing, out = summer_week
+    times = cn_cng_dataset(SUMMER, WEEK)["time"].values
+    ds = out.to_dataset(times, attrs={"site": "CN-Cng"})
+    assert ds["Qle"].attrs["units"] == "W m-2" and ds["SoilMoist"].dims == ("time", "layer")
+    np.testing.assert_allclose(ds["Qh"].values, np.asarray(out.series["qh"]))
+    assert abs(float(ds["water_residual"])) < 1e-9
+    path = tmp_path / "land.nc"
+    try:
+        out.to_netcdf(path, times)
+    except ValueError as err:  # no NetCDF engine installed
+        pytest.skip(f"no NetCDF writer: {err}")
+    assert path.stat().st_size > 0

@@ -303,5 +303,4 @@ def deep_temperature(model: LandModel, forcing):
     """The fixed bottom temperature [K]: ``model.deep_temperature``, or the mean air
     temperature of the forcing where it is NaN."""
     tb = model.deep_temperature
-    mean = jnp.mean(forcing.t_air, axis=-1)
-    return jnp.where(jnp.isnan(tb), mean, jnp.where(jnp.isnan(tb), 0.0, tb))
+    return jnp.where(jnp.isnan(tb), jnp.mean(forcing.t_air, axis=-1), tb)
