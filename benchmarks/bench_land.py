@@ -90,6 +90,9 @@ def main():
         print(json.dumps(child(args.child, args.repeats, args.loop_kernels)))
         return
     rows = []
+    out = HERE / "results" / "land.json"
+    out.parent.mkdir(exist_ok=True)
+    meta = {"machine": platform.platform(), "cpus": os.cpu_count()}
     for b in args.batches:
         cmd = [sys.executable, __file__, "--child", str(b), "--repeats", str(args.repeats)]
         cmd += ["--loop-kernels"] if args.loop_kernels else []
@@ -103,10 +106,8 @@ def main():
             f"peak {r['peak_rss_mb']:7.0f} MB",
             flush=True,
         )
-    out = HERE / "results" / "land.json"
-    out.parent.mkdir(exist_ok=True)
-    meta = {"machine": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg()}
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+        meta["load_average"] = os.getloadavg()  # the machine's load, which these times include
+        out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")  # after every batch
     print(f"written {out}")
 
 
