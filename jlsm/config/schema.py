@@ -1,6 +1,7 @@
 """The config file: its sections and keys, reading and validation (``jlsm invert CONFIG.toml``).
 
-See ``examples/*.toml`` for documented examples. Top-level key ``extends``
+The full reference (type, default, unit and an example of every key) is
+docs/config.md; ``examples/*.toml`` are documented examples. Top-level key ``extends``
 (path relative to the config) takes another config as the base: each key of a
 section given here replaces the base's key of that section (tables such as
 ``variables`` are replaced whole, not merged). Sections and keys:
@@ -177,7 +178,6 @@ def _check_parameter_names(cfg: dict, path: Path) -> None:
     import difflib
 
     valid = _parameter_names()
-    base = set(_parameter_names()) - {"h_eff", "diffusivity"}
     for key in ("free", "fixed", "start_bounds"):
         table = cfg["parameters"].get(key, {})
         if not isinstance(table, dict):
@@ -187,9 +187,7 @@ def _check_parameter_names(cfg: dict, path: Path) -> None:
                 close = difflib.get_close_matches(name, valid, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 raise ConfigError(f"{path}: [parameters] {key}.{name}: unknown parameter; {hint}valid names: {', '.join(valid)}")
-    for name in cfg.get("model", {}).get("parameters", {}):
-        if name not in base:
-            raise ConfigError(f"{path}: [model.parameters] {name}: unknown parameter; valid names: {', '.join(sorted(base))}")
+    # [model.parameters] (base values) is checked by build_problem, which knows its keys
 
 
 def _toml(value) -> str:
