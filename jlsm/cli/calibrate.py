@@ -25,6 +25,8 @@ from .sites import check_writable, citation, load_sites
 
 ALL_METHODS = ("default", "sobol256", "calibrated", "1lin", "3km27", "loo", "oat")
 BENCHMARKS = ("1lin", "2lin", "3km27")
+PLAIN_SCAN_STEPS = 4000
+"""Records up to this many steps are differentiated through a plain scan, longer ones with checkpointing."""
 
 
 def add_parser(subparsers):
@@ -55,7 +57,8 @@ def add_parser(subparsers):
                    help="only this many days of each record, the last third for testing (to try the command)")
     p.add_argument("--window-start", default=None, help="local start date of --window-days (YYYY-MM-DD; default: "
                                                         "two thirds of the window before each site's test start)")
-    p.add_argument("--chunk", type=int, default=25, help="iterations per compiled chunk (progress and checkpoints)")
+    p.add_argument("--chunk", type=int, default=32,
+                   help="parameter sets per compiled evaluation of the designs (memory; default 32)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-figures", action="store_true", help="do not draw figures")
     return p
@@ -87,6 +90,8 @@ def run(args) -> int:
 
     t0 = time.perf_counter()
     switches = parse_methods(args.methods)
+    if args.chunk < 1 or args.starts < 1:
+        raise InputError(f"--chunk ({args.chunk}) and --starts ({args.starts}) must be >= 1")
     if args.resume and args.checkpoint is None:
         raise InputError("--resume needs --checkpoint DIR (the folder the interrupted run saved its state in)")
     if args.objective == "wls" and args.sigma is None:
@@ -98,8 +103,11 @@ def run(args) -> int:
         check_writable(args.checkpoint, "--checkpoint")
 
     _, batch = load_sites(args.collection, args.sites, window_days=args.window_days, window_start=args.window_start)
-    data = calibration_data(batch, soil=args.soil, spinup_years=args.spinup_years, checkpoint_every="auto",
-                            corrected=args.corrected)
+    # reverse-mode memory: a plain scan for short records (fastest to compile and run), checkpointed
+    # chunks of sqrt(T) steps beyond PLAIN_SCAN_STEPS (see jlsm.land.simulate_land)
+    plain = batch.shape[1] <= PLAIN_SCAN_STEPS
+    data = calibration_data(batch, soil=args.soil, spinup_years=args.spinup_years,
+                            checkpoint_every=None if plain else "auto", corrected=args.corrected)
     if args.sigma is not None:
         a, b = args.sigma
         if not (a >= 0 and b >= 0 and a + b > 0):

@@ -1,0 +1,92 @@
+"""``jlsm calibrate``: the protocol on a short CN-Cng window, through ``jlsm.cli.main``.
+
+Settings are tiny (2 starts, 4 Adam steps, 6 days): the test checks that the
+command runs the protocol, writes its outputs and prints tables whose numbers
+are those of the written files, not the quality of a calibration.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+MET = "cn-changling/CN-Cng_2008-2009_FLUXNET2015_Met.nc"
+FLUX = "cn-changling/CN-Cng_2008-2009_FLUXNET2015_Flux.nc"
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory, data_dir):
+    for name in (MET, FLUX):
+        if not (data_dir / name).is_file():
+            pytest.skip(f"{data_dir / name} not found; PLUMBER2 CN-Cng (Ukkola et al. 2022) in the shared data folder")
+    path = tmp_path_factory.mktemp("cal") / "cng.toml"
+    path.write_text(
+        '[defaults]\nstep = "30min"\n[[sites]]\nname = "CN-Cng"\nformat = "plumber2"\n'
+        f'files = ["{data_dir / MET}", "{data_dir / FLUX}"]\n'
+        'period = ["2008-07-01", "2008-07-07"]\nsplit = { test_start = "2008-07-05" }\n'
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def calibrated(collection, tmp_path_factory):
+    import contextlib
+    import io
+
+    from jlsm.cli import main
+
+    out = tmp_path_factory.mktemp("cal_out")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        status = main(["calibrate", str(collection), "--starts", "2", "--steps", "4", "--chunk", "1",
+                       "--methods", "default,calibrated,1lin", "--out", str(out), "--json", str(out / "s.json"),
+                       "--no-progress", "--no-figures"])
+    return status, out, buf.getvalue()
+
+
+def test_calibrate_writes_the_protocol_outputs(calibrated):
+    status, out, text = calibrated
+    assert status == 0
+    for name in ("calibration.nc", "series.nc", "skill.nc", "summary.json", "report.md", "s.json"):
+        assert (out / name).is_file(), name
+    cal = xr.load_dataset(out / "calibration.nc")
+    assert cal.sizes["start"] == 2 and cal.sizes["parameter"] == 13
+    lo, hi = cal["lower"].values, cal["upper"].values
+    assert np.all((cal["best"].values >= lo) & (cal["best"].values <= hi))
+    # start 0 is the default: the calibrated fit loss is never above the default's
+    assert float(cal["final_loss"].min()) <= float(cal["loss"].values[0, 0, 0]) + 1e-9
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary == json.loads((out / "s.json").read_text())
+    assert "Ukkola" in summary["citations"]["CN-Cng"]
+    assert set(summary["sites"]["CN-Cng"]["test"]) == {"default", "calibrated", "1lin"}
+
+
+def test_calibrate_table_is_the_written_skill(calibrated):
+    _, out, text = calibrated
+    series = xr.load_dataset(out / "series.nc")
+    summary = json.loads((out / "summary.json").read_text())
+    test = series["test_mask"].values[0]
+    for method in ("default", "calibrated", "1lin"):
+        for v, key in (("Qh", "qh"), ("Qle", "qle")):
+            obs, sim = series[f"obs_{v}"].values[0], series[f"{method}_{v}"].values[0]
+            ok = test & np.isfinite(obs) & np.isfinite(sim)
+            rmse = np.sqrt(np.mean((sim[ok] - obs[ok]) ** 2))
+            assert summary["sites"]["CN-Cng"]["test"][method][key]["rmse"] == pytest.approx(rmse, rel=1e-9)
+        row = next(line for line in text.splitlines() if line.startswith(f"{method} "))
+        assert f"{summary['sites']['CN-Cng']['test'][method]['qh']['rmse']:.1f}" in row
+    assert "RMSE Qh" in text and "[W m-2]" in text and "Average over 1 site(s)" in text
+
+
+def test_calibrate_bad_options_fail_before_computing(collection, tmp_path, capsys):
+    from jlsm.cli import main
+
+    assert main(["calibrate", str(collection), "--methods", "default,magic", "--out", str(tmp_path)]) == 2
+    assert "magic" in capsys.readouterr().err
+    assert main(["calibrate", str(collection), "--resume", "--out", str(tmp_path)]) == 2
+    assert "--checkpoint" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["calibrate", str(collection), "--out", str(blocker / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--out" in err
