@@ -40,6 +40,7 @@ from jlsm.errors import InputError, ObservationError, ParameterError
 from jlsm.params import ParameterSpace
 
 from . import designs
+from .distributed import Layout, gather
 from .engine import (
     DIVERGED,
     DIVERGENCE_CAUSES,
@@ -294,6 +295,10 @@ def calibrate(
     dtype = _dtype(data.forcing)
     x0, u0 = _starting_points(data, starts, seed, include_default)
     u0 = jnp.asarray(u0, dtype)
+    # the site x start axis over every device (jlsm.calibration.distributed); on one device nothing moves
+    layout = Layout(data.n_sites, int(starts))
+    site = layout.put_sites(site)
+    u_start = layout.put_states(layout.pad(u0).astype(dtype)) if layout.sharded else u0
 
     phases = []
     if steps:
@@ -310,6 +315,8 @@ def calibrate(
         if folder is None:
             raise InputError("calibrate: resume=True needs checkpoint=PATH")
         state, histories, start_phase, start_done = _load(folder, meta, phases, u0)
+        if layout.sharded:
+            state = layout.put_states(jax.tree_util.tree_map(layout.pad, state))
     bar, callback = _progress(progress, sum(p[2] for p in phases), data.n_sites, starts)
     done = sum(h.shape[0] for h in histories)
     i, remaining = start_phase, 0
@@ -318,33 +325,34 @@ def calibrate(
             if i < start_phase:
                 continue
             if state is None or i > start_phase or start_done == 0:
-                state = _init(opt, u0 if state is None else state)
+                state = _init(opt, u_start if state is None else state)
                 if i > 0:  # every non-diverged start goes on in the polish
                     state = eqx.tree_at(lambda s: s.status, state,
                                         jnp.where(state.status == DIVERGED, DIVERGED, RUNNING).astype(jnp.int32))
             spec = _Spec(opt, problem, kind, float(ftol), int(patience))
             remaining = n_steps - (start_done if i == start_phase else 0)
             length = min(chunk, n_steps)
-            while remaining > 0 and bool(np.any(np.asarray(state.status) == RUNNING)):
+            while remaining > 0 and bool(np.any(gather(state.status) == RUNNING)):
                 k = min(length, remaining)
                 state, losses = _chunk(state, site, jnp.asarray(k, jnp.int32), length, spec)
-                histories.append(np.asarray(losses)[:k])
+                histories.append(gather(losses)[:k, :, :starts])
                 remaining -= k
                 done += k
                 if folder is not None:
-                    _save(folder, meta, state, histories, i, n_steps - remaining)
-                info = {"phase": kind, "iteration": done, "best": np.asarray(jnp.min(state.best_loss, axis=1)),
-                        "status": np.asarray(state.status)}
+                    _save(folder, meta, layout.host(state), histories, i, n_steps - remaining)
+                info = {"phase": kind, "iteration": done, "best": np.min(gather(state.best_loss)[:, :starts], axis=1),
+                        "status": gather(state.status)[:, :starts]}
                 if bar is not None:
                     bar.update(k)
                     bar.set_postfix(best=f"{float(np.nanmean(np.where(np.isfinite(info['best']), info['best'], np.nan))):.4g}")
                 if callback is not None:
                     callback(info)
             if folder is not None:
-                _save(folder, meta, state, histories, i + 1, 0)
+                _save(folder, meta, layout.host(state), histories, i + 1, 0)
     except KeyboardInterrupt:
         partial = None
         if state is not None:
+            state = layout.host(state)
             partial = _results(data, problem, x0, state, histories, variables)
             partial.attrs["interrupted_after_iteration"] = done
             if folder is not None:
@@ -354,6 +362,7 @@ def calibrate(
     finally:
         if bar is not None:
             bar.close()
+    state = layout.host(state)
     result = _results(data, problem, x0, state, histories, variables)
     result.attrs.update({**{k: v for k, v in meta.items() if not isinstance(v, list)},
                          "wall_seconds": _time.perf_counter() - t0,

@@ -1,0 +1,121 @@
+"""The calibration's site x start axis over 4 local devices and over two jax.distributed processes.
+
+Each configuration runs in a fresh Python (the device count and the
+distributed runtime are fixed when JAX starts), calibrates synthetic twins of
+the toy model and saves its results; they must equal the single-device run of
+this process to round-off. Run as a script, this file is that worker:
+``python test_calibration_sharding.py OUT SITES [PROCESS_ID PORT]``.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SETTINGS = dict(starts=3, steps=40, polish=3, seed=0, chunk=20)  # 3 starts: padded to the device grid
+FIELDS = ("initial", "final", "final_loss", "status", "iterations", "loss", "best", "sim_Qh", "sim_Qle")
+RTOL = 1e-12
+TIMEOUT = 80.0  # s, for every wait on a worker
+
+
+def _calibrate(sites):
+    from calibration_toy import twin_data
+    from jlsm.calibration.calibrate import calibrate
+
+    return calibrate(twin_data(sites=tuple(sites), days=8), **SETTINGS)
+
+
+def _save(res, out: Path):
+    out.mkdir(parents=True, exist_ok=True)
+    for f in FIELDS:
+        np.save(out / f"{f}.npy", res[f].values)
+
+
+def _worker(argv):
+    out, sites = Path(argv[0]), argv[1].split(",")
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    if len(argv) > 2:
+        from jlsm.calibration.distributed import initialize
+
+        index, count = initialize(f"127.0.0.1:{argv[3]}", 2, int(argv[2]))
+        assert count == 2 and len(jax.devices()) == 2 * len(jax.local_devices())
+    res = _calibrate(sites)
+    _save(res, out)
+    (out / "devices").write_text(f"{len(jax.devices())} {jax.process_count()}")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(commands, devices_per_process):
+    """Start the workers, wait for all (bounded), kill every child on failure or timeout."""
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices_per_process}",
+               JAX_PLATFORMS="cpu")
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
+    procs = [subprocess.Popen([sys.executable, __file__, *c], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for c in commands]
+    deadline = time.monotonic() + TIMEOUT
+    logs = []
+    try:
+        for p in procs:
+            logs.append(p.communicate(timeout=max(deadline - time.monotonic(), 1.0))[0])
+            if p.returncode != 0:
+                raise AssertionError(f"worker failed ({p.returncode}):\n{logs[-1][-3000:]}")
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"workers did not finish within {TIMEOUT} s") from None
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+    return logs
+
+
+def _compare(reference, out: Path):
+    for f in FIELDS:
+        got, want = np.load(out / f"{f}.npy"), reference[f].values
+        assert got.shape == want.shape, f
+        if np.issubdtype(want.dtype, np.floating):
+            np.testing.assert_allclose(got, want, rtol=RTOL, atol=0, equal_nan=True, err_msg=f)
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=f)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="subprocess workers with forced host devices: POSIX only")
+def test_four_local_devices_give_the_single_device_result(tmp_path):
+    import jax
+
+    assert len(jax.devices()) == 1, "the reference run needs one device"
+    sites = ("A", "B")
+    out = tmp_path / "four"
+    _run([[str(out), ",".join(sites)]], 4)
+    assert (out / "devices").read_text() == "4 1"
+    reference = _calibrate(sites)
+    assert reference["loss"].shape[1] == SETTINGS["starts"]  # the padding start is dropped
+    _compare(reference, out)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="jax.distributed workers on 127.0.0.1: POSIX only")
+def test_two_processes_calibrate_together_as_one(tmp_path):
+    sites = ("A", "B", "A*")  # 3 sites on 2 x 2 devices: starts over all four, sites over none
+    port = _free_port()
+    outs = [tmp_path / f"process{i}" for i in range(2)]
+    _run([[str(o), ",".join(sites), str(i), str(port)] for i, o in enumerate(outs)], 2)
+    reference = _calibrate(sites)
+    for o in outs:
+        assert (o / "devices").read_text() == "4 2"
+        _compare(reference, o)
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1:])
