@@ -90,3 +90,15 @@ def test_calibrate_bad_options_fail_before_computing(collection, tmp_path, capsy
     assert main(["calibrate", str(collection), "--out", str(blocker / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--out" in err
+
+
+def test_window_days_straddles_the_test_start(collection):
+    from jlsm.cli.sites import load_sites
+
+    _, batch = load_sites(collection, window_days=3)
+    t = batch.time[0][batch.mask[0]]
+    assert batch.lengths[0] == 3 * 48 and batch.fit_mask[0].sum() == 2 * 48 and batch.test_mask[0].sum() == 48
+    assert str(t[batch.test_mask[0][batch.mask[0]]][0])[:16] == "2008-07-04T16:00"  # 5 July 00:00 UTC+8
+    _, batch = load_sites(collection, window_days=1.5, window_start="2008-07-02")
+    t = batch.time[0][batch.mask[0]]
+    assert str(t[0])[:16] == "2008-07-01T16:00" and batch.lengths[0] == 72 and batch.test_mask[0].sum() == 24

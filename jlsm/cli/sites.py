@@ -79,7 +79,9 @@ def load_sites(collection, names=None, *, window_days=None, window_start=None):
     quickly): ``window_days`` days starting at ``window_start`` (a local date,
     "YYYY-MM-DD"), the last third of it as the test window; without
     ``window_start``, the window straddles the collection's fit/test boundary
-    (two thirds before it, one third after). Returns ``(collection, batch)``.
+    (two thirds before it, one third after), or, for a run of a split record that
+    lies on one side of it, covers the run's last days (the last third of them
+    for testing). Returns ``(collection, batch)``.
     """
     from ..sites import build_batch, prepare_site
 
@@ -107,6 +109,9 @@ def _window(p, days, start, dt):
     else:
         test_start = np.datetime64(p.test_start, "ns")
         a = test_start - (span * 2) // 3
+        if not t[0] < test_start <= t[-1]:  # a run of a split record on one side of the test start
+            a = max(t[0], t[-1] + np.timedelta64(int(dt), "s") - span)
+            test_start = a + (min(span, t[-1] - a) * 2) // 3
     a = max(a, t[0])
     keep = (t >= a) & (t < a + span)
     if keep.sum() < 2 or not (t[keep][0] < test_start <= t[keep][-1]):
