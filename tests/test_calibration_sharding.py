@@ -7,6 +7,7 @@ this process to round-off. Run as a script, this file is that worker:
 ``python test_calibration_sharding.py OUT SITES [PROCESS_ID PORT]``.
 """
 
+import functools
 import os
 import socket
 import subprocess
@@ -17,17 +18,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SETTINGS = dict(starts=3, steps=40, polish=3, seed=0, chunk=20)  # 3 starts: padded to the device grid
+SETTINGS = dict(starts=3, steps=20, polish=2, seed=0, chunk=10)  # 3 starts: padded to the device grid
 FIELDS = ("initial", "final", "final_loss", "status", "iterations", "loss", "best", "sim_Qh", "sim_Qle")
 RTOL = 1e-12
-TIMEOUT = 80.0  # s, for every wait on a worker
+SITES = ("A", "B")  # 2 sites x 3 starts (padded to 4) on a 2 x 2 device grid
+TIMEOUT = 180.0  # s, for every wait on a worker (the machine may be busy)
 
 
 def _calibrate(sites):
     from calibration_toy import twin_data
     from jlsm.calibration.calibrate import calibrate
 
-    return calibrate(twin_data(sites=tuple(sites), days=8), **SETTINGS)
+    return calibrate(twin_data(sites=tuple(sites), days=6), **SETTINGS)
+
+
+@functools.lru_cache(maxsize=1)
+def _reference():
+    """The single-device run in this process (computed once, while the first workers run)."""
+    import jax
+
+    assert len(jax.devices()) == 1, "the reference run needs one device"
+    return _calibrate(SITES)
 
 
 def _save(res, out: Path):
@@ -46,6 +57,9 @@ def _worker(argv):
 
         index, count = initialize(f"127.0.0.1:{argv[3]}", 2, int(argv[2]))
         assert count == 2 and len(jax.devices()) == 2 * len(jax.local_devices())
+    from jlsm.calibration.distributed import Layout
+
+    assert Layout(len(sites), SETTINGS["starts"]).sharded  # the run below is spread over every device
     res = _calibrate(sites)
     _save(res, out)
     (out / "devices").write_text(f"{len(jax.devices())} {jax.process_count()}")
@@ -57,20 +71,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run(commands, devices_per_process):
-    """Start the workers, wait for all (bounded), kill every child on failure or timeout."""
+def _run(commands, devices_per_process, meanwhile):
+    """Start the workers, call ``meanwhile()`` while they run, wait for all (bounded); kill every
+    child on failure or timeout. Returns what ``meanwhile`` returned."""
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices_per_process}",
                JAX_PLATFORMS="cpu")
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
     procs = [subprocess.Popen([sys.executable, __file__, *c], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for c in commands]
     deadline = time.monotonic() + TIMEOUT
-    logs = []
     try:
+        result = meanwhile()
         for p in procs:
-            logs.append(p.communicate(timeout=max(deadline - time.monotonic(), 1.0))[0])
+            log = p.communicate(timeout=max(deadline - time.monotonic(), 1.0))[0]
             if p.returncode != 0:
-                raise AssertionError(f"worker failed ({p.returncode}):\n{logs[-1][-3000:]}")
+                raise AssertionError(f"worker failed ({p.returncode}):\n{log[-3000:]}")
     except subprocess.TimeoutExpired:
         raise AssertionError(f"workers did not finish within {TIMEOUT} s") from None
     finally:
@@ -78,7 +93,7 @@ def _run(commands, devices_per_process):
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=10)
-    return logs
+    return result
 
 
 def _compare(reference, out: Path):
@@ -93,25 +108,19 @@ def _compare(reference, out: Path):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="subprocess workers with forced host devices: POSIX only")
 def test_four_local_devices_give_the_single_device_result(tmp_path):
-    import jax
-
-    assert len(jax.devices()) == 1, "the reference run needs one device"
-    sites = ("A", "B")
     out = tmp_path / "four"
-    _run([[str(out), ",".join(sites)]], 4)
+    reference = _run([[str(out), ",".join(SITES)]], 4, _reference)
     assert (out / "devices").read_text() == "4 1"
-    reference = _calibrate(sites)
     assert reference["loss"].shape[1] == SETTINGS["starts"]  # the padding start is dropped
     _compare(reference, out)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="jax.distributed workers on 127.0.0.1: POSIX only")
 def test_two_processes_calibrate_together_as_one(tmp_path):
-    sites = ("A", "B", "A*")  # 3 sites on 2 x 2 devices: starts over all four, sites over none
     port = _free_port()
     outs = [tmp_path / f"process{i}" for i in range(2)]
-    _run([[str(o), ",".join(sites), str(i), str(port)] for i, o in enumerate(outs)], 2)
-    reference = _calibrate(sites)
+    # each process holds one site row of the 2 x 2 grid: the sites are split across processes
+    reference = _run([[str(o), ",".join(SITES), str(i), str(port)] for i, o in enumerate(outs)], 2, _reference)
     for o in outs:
         assert (o / "devices").read_text() == "4 2"
         _compare(reference, o)
