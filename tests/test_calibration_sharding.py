@@ -25,11 +25,11 @@ SITES = ("A", "B")  # 2 sites x 3 starts (padded to 4) on a 2 x 2 device grid
 TIMEOUT = 180.0  # s, for every wait on a worker (the machine may be busy)
 
 
-def _calibrate(sites):
+def _calibrate(sites, **kwargs):
     from calibration_toy import twin_data
     from jlsm.calibration.calibrate import calibrate
 
-    return calibrate(twin_data(sites=tuple(sites), days=6), **SETTINGS)
+    return calibrate(twin_data(sites=tuple(sites), days=6), **SETTINGS, **kwargs)
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,6 +62,16 @@ def _worker(argv):
     assert Layout(len(sites), SETTINGS["starts"]).sharded  # the run below is spread over every device
     res = _calibrate(sites)
     _save(res, out)
+    if len(argv) == 2:  # interrupted after the first chunk and resumed from the sharded run's checkpoint
+        from jlsm.calibration.calibrate import CalibrationInterrupted
+
+        def stop(info):
+            raise KeyboardInterrupt
+
+        try:
+            _calibrate(sites, checkpoint=out / "checkpoint", progress=stop)
+        except CalibrationInterrupted:
+            _save(_calibrate(sites, checkpoint=out / "checkpoint", resume=True), out / "resumed")
     (out / "devices").write_text(f"{len(jax.devices())} {jax.process_count()}")
 
 
@@ -113,6 +123,7 @@ def test_four_local_devices_give_the_single_device_result(tmp_path):
     assert (out / "devices").read_text() == "4 1"
     assert reference["loss"].shape[1] == SETTINGS["starts"]  # the padding start is dropped
     _compare(reference, out)
+    _compare(reference, out / "resumed")  # interrupted after one chunk and resumed on 4 devices
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="jax.distributed workers on 127.0.0.1: POSIX only")
