@@ -10,7 +10,7 @@ import xarray as xr
 def test_demo_writes_results_and_summary(tmp_path):
     summary = tmp_path / "summary.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "jlsm.cli", "demo", "--starts", "6", "--out", str(tmp_path), "--json", str(summary), "--no-progress"],
+        [sys.executable, "-m", "jlsm.cli", "demo", "--starts", "6", "--out", str(tmp_path), "--json", str(summary), "--no-progress", "--no-flux-site"],
         capture_output=True,
         text=True,
         timeout=900,
