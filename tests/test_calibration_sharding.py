@@ -137,5 +137,44 @@ def test_two_processes_calibrate_together_as_one(tmp_path):
         _compare(reference, o)
 
 
+def test_initialize_reads_arguments_then_jax_then_slurm_variables(monkeypatch):
+    import jax
+
+    from jlsm.calibration import distributed
+    from jlsm.errors import InputError
+
+    calls = []
+    monkeypatch.setattr(jax.distributed, "initialize", lambda **kw: calls.append(kw))
+    slurm = {"SLURM_NTASKS": "8", "SLURM_PROCID": "3"}
+    distributed.initialize(environ={**slurm, "JAX_COORDINATOR_ADDRESS": "node1:1234"})
+    assert calls[-1] == dict(coordinator_address="node1:1234", num_processes=8, process_id=3)
+    distributed.initialize(environ={**slurm, "JAX_COORDINATOR_ADDRESS": "node1:1234", "JAX_PROCESS_ID": "5"})
+    assert calls[-1]["process_id"] == 5
+    distributed.initialize("h:1", 2, 1, environ=slurm)
+    assert calls[-1] == dict(coordinator_address="h:1", num_processes=2, process_id=1)
+    distributed.initialize(environ=slurm)  # no address: JAX's own cluster detection
+    assert calls[-1] == {}
+    with pytest.raises(InputError, match="JAX_NUM_PROCESSES"):
+        distributed.initialize(environ={"JAX_COORDINATOR_ADDRESS": "h:1"})
+    with pytest.raises(InputError, match="SLURM_NTASKS"):
+        distributed.initialize(environ={"JAX_COORDINATOR_ADDRESS": "h:1", "SLURM_NTASKS": "two", "SLURM_PROCID": "0"})
+
+
+def test_layout_grid_and_padding():
+    import jax
+
+    from jlsm.calibration.distributed import Layout
+
+    devices = [jax.devices()[0]] * 4  # the grid's shape only depends on the count
+    for sites, starts, grid, padded in [(2, 3, (2, 2), 4), (3, 5, (1, 4), 8), (6, 16, (2, 2), 16), (4, 1, (4, 1), 1)]:
+        lay = Layout(sites, starts, devices)
+        assert lay.mesh.devices.shape == grid and lay.padded == padded
+        u = np.arange(sites * starts, dtype=float).reshape(sites, starts)
+        p = lay.pad(u)
+        assert p.shape == (sites, padded)
+        np.testing.assert_array_equal(p[:, :starts], u)
+        np.testing.assert_array_equal(p[:, starts:], np.repeat(u[:, -1:], padded - starts, axis=1))
+    assert not Layout(2, 3, devices[:1]).sharded
+
 if __name__ == "__main__":
     _worker(sys.argv[1:])

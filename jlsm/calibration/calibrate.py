@@ -18,6 +18,9 @@ from Sobol' starts, then optionally an L-BFGS polish (``optax.lbfgs`` with its
 zoom line search). Spin-up before the fit window is the simulate function's
 (for :func:`jlsm.land.simulate_land`: ``spinup_years`` repetitions of the
 first year of the forcing, inside the differentiated computation).
+The site x start axis is spread over every device ``jax.devices()`` sees,
+of all processes after :func:`jax.distributed.initialize`
+(:mod:`.distributed`, docs/cluster.md); the results do not depend on it.
 """
 
 from __future__ import annotations
@@ -370,7 +373,7 @@ def calibrate(
                          "model_runs_note": "gradient evaluations (one forward + one reverse pass each; L-BFGS "
                                             "line-search evaluations not counted) + one forward run per site at the best start",
                          "spinup": "as the simulate function does it (jlsm.land.simulate_land: spinup_years cycles of the first year)",
-                         "run_steps": stop})
+                         "run_steps": stop, "devices": len(jax.devices()), "processes": jax.process_count()})
     return result
 
 
