@@ -56,7 +56,7 @@ def _worker(argv):
         from jlsm.calibration.distributed import initialize
 
         index, count = initialize(f"127.0.0.1:{argv[3]}", 2, int(argv[2]))
-        assert count == 2 and len(jax.devices()) == 2 * len(jax.local_devices())
+        assert (index, count) == (int(argv[2]), 2) and len(jax.devices()) == 2 * len(jax.local_devices())
     from jlsm.calibration.distributed import Layout
 
     assert Layout(len(sites), SETTINGS["starts"]).sharded  # the run below is spread over every device
