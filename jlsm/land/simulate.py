@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import ForcingError, ParameterError
+from ..model import _scan
 from .forcing import FIELDS, LandForcing
 from .model import Budget, LandModel, LandState, deep_temperature
 from .output import OUTPUTS, LandOutput
@@ -136,23 +137,8 @@ def _chunk(checkpoint_every, length):
 def scan_checkpointed(body, carry, xs, length, chunk):
     """``lax.scan(body, carry, xs)``; with ``chunk``, nested: an outer scan over chunks of
     ``chunk`` steps, each ``jax.checkpoint``-ed (recomputed in reverse mode), then the
-    remaining steps (the idea of :func:`jlsm.model._scan`, for any pytree of xs)."""
-    if not chunk or chunk >= length:
-        return jax.lax.scan(body, carry, xs, length=length)
-    n_chunks, tail = divmod(length, chunk)
-    head = jax.tree_util.tree_map(lambda a: a[: n_chunks * chunk].reshape((n_chunks, chunk) + a.shape[1:]), xs)
-
-    @jax.checkpoint
-    def chunk_body(c, xs_chunk):
-        return jax.lax.scan(body, c, xs_chunk)
-
-    carry, ys = jax.lax.scan(chunk_body, carry, head)
-    ys = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks * chunk,) + a.shape[2:]), ys)
-    if tail:
-        rest = jax.tree_util.tree_map(lambda a: a[n_chunks * chunk :], xs)
-        carry, ys_tail = jax.lax.scan(body, carry, rest)
-        ys = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), ys, ys_tail)
-    return carry, ys
+    remaining steps (:func:`jlsm.model._scan`, shared with version 1)."""
+    return _scan(body, carry, xs, length, chunk)
 
 
 __all__ = ["simulate_land", "simulate_batch", "scan_checkpointed"]
