@@ -88,8 +88,10 @@ def test_sigint_in_the_middle_of_a_chunk_then_resume_is_bit_identical(tmp_path):
     raised = report["t"] - sent
     print(f"chunk {chunk_seconds:.2f} s; interrupted {raised:.2f} s and exited {stopped:.2f} s after SIGINT; "
           f"kept {report['interrupted']} iterations")
-    assert raised < 2.0  # the partial results are written by then
-    assert stopped < 5.0  # the process also finishes the short call in flight and shuts down
+    # Unloaded, the interrupt is raised within about 0.3 s and the process exits within 3 s;
+    # the bounds leave room for a busy 2-core machine (the old behaviour took 8-9 s to stop).
+    assert raised < 3.0  # the partial results are written by then
+    assert stopped < 7.0  # the process also finishes the short call in flight and shuts down
     # the state kept is one inside the interrupted chunk (not a chunk boundary)
     assert 120 < report["interrupted"] < 240
     partial = xr.load_dataset(report["partial"])
