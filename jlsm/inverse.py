@@ -1,5 +1,9 @@
 """Multi-start parameter inversion with Optax, ``jit`` and ``vmap``.
 
+Longer than the house limit: what remains here is the ``invert`` driver, one control
+flow of phases, chunks, interrupts, checkpoints and progress; its results,
+checkpoint files and optimisers live in :mod:`jlsm.inversion`.
+
 All starts advance together: one optimisation step of every start is a
 ``vmap`` of value-and-gradient plus an Optax update, and a chunk of steps is a
 jitted ``lax.scan``. Between chunks the driver reports progress (tqdm), calls

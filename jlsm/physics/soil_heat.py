@@ -1,5 +1,9 @@
 """Soil heat conduction: finite-volume operator and implicit step solvers.
 
+One module on purpose: the four solvers share the column operator, the theta-method
+assembly and the surface Newton solve with its implicit-function derivative, and
+are tested against each other; splitting them would scatter that shared core.
+
 Finite volumes on a :class:`~jlsm.grid.SoilGrid` (temperatures T_i in K,
 fluxes in W m-2):
 
