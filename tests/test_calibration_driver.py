@@ -69,3 +69,25 @@ def test_interrupt_and_resume_give_the_uninterrupted_result(twins, tmp_path):
     resumed = calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, resume=True)
     np.testing.assert_array_equal(resumed["final"].values, full["final"].values)
     np.testing.assert_array_equal(resumed["loss"].values, full["loss"].values)
+
+
+def test_truncation_after_the_fit_window_gives_the_same_calibration():
+    import dataclasses
+
+    data = twin_data(days=10)
+    last_fit = int(np.max(np.nonzero(data.fit.any(axis=0))[0])) + 1
+    full = calibrate(data, starts=2, steps=30, seed=0, chunk=30)  # causal_steps unknown: never cut
+    assert full.attrs["run_steps"] == data.n_times and full.attrs["truncate"] == 0
+    causal = dataclasses.replace(data, causal_steps=96)  # the toy's spin-up reads the first 96 steps only
+    cut = calibrate(causal, starts=2, steps=30, seed=0, chunk=30)
+    assert cut.attrs["run_steps"] == last_fit < data.n_times and cut.attrs["truncate"] == 1
+    np.testing.assert_allclose(cut["final"].values, full["final"].values, rtol=1e-9)
+    np.testing.assert_allclose(cut["loss"].values, full["loss"].values, rtol=1e-9)
+    # the series at the best start still cover the whole record, test window included
+    np.testing.assert_allclose(cut["sim_Qle"].values, full["sim_Qle"].values, rtol=1e-9)
+    assert np.isfinite(cut["sim_Qle"].values[:, -1]).all()
+    # a fit window ending before the causal point is not cut
+    late = dataclasses.replace(data, causal_steps=last_fit + 1)
+    assert calibrate(late, starts=2, steps=2, seed=0, chunk=2).attrs["run_steps"] == data.n_times
+    with pytest.raises(Exception, match="truncate"):
+        calibrate(data, starts=2, steps=2, truncate="yes")

@@ -105,6 +105,10 @@ class CalibrationData:
         offset_hours: per-site UTC offset of ``time`` [h] (local days), or None.
         site_ids: the site of each entry (runs of one split record share it;
             leave-one-out never uses an entry's own site), default ``sites``.
+        causal_steps: if not None, cutting the record after any step n >= this
+            leaves the simulated outputs up to n unchanged (no spin-up or derived
+            constant reads beyond it); lets ``calibrate(truncate="auto")`` skip
+            the steps after the last fit step. None: unknown, never cut.
     """
 
     sites: list
@@ -121,6 +125,7 @@ class CalibrationData:
     sigma: dict | None = None
     offset_hours: np.ndarray | None = None
     site_ids: list | None = None
+    causal_steps: int | None = None
 
     def __post_init__(self):
         s = len(self.sites)
@@ -236,7 +241,7 @@ def calibrate(
     patience: int = 20,
     include_default: bool = True,
     variables: Sequence[str] = ("Qh", "Qle"),
-    truncate: bool = False,
+    truncate: bool | str = "auto",
     resume: bool = False,
 ) -> xr.Dataset:
     """Calibrate every site of ``batch`` from ``starts`` Sobol' starts, all in one batched computation.
@@ -264,11 +269,14 @@ def calibrate(
             the calibrated fit loss is never above the default's.
         variables: observed fluxes in the objective (names of ``batch.obs``).
         truncate: run the optimisation only up to the end of the latest fit
-            window (saves the test steps' cost). Valid only if the simulation is
-            causal *including its spin-up and derived constants*: with
-            :func:`jlsm.land.simulate_land` the spin-up cycles over the first
-            year of the forcing given and the deep temperature defaults to
-            the forcing's mean, so a cut record changes the model; default False.
+            window (saves the test steps' cost; the best start's series are then
+            simulated over the whole record). Valid only if the simulation is
+            causal *including its spin-up and derived constants*.
+            ``"auto"`` (default): cut when ``batch.causal_steps`` says it is
+            valid (:func:`jlsm.calibration.sites.calibration_data` sets it:
+            with :func:`jlsm.land.simulate_land` the spin-up cycles over the
+            first year of the forcing given, so a record cut within its first
+            year changes the model); True: always; False: never.
         resume: continue from ``checkpoint``.
 
     Returns:
@@ -293,7 +301,12 @@ def calibrate(
     if missing:
         raise ObservationError(f"calibrate: variables {missing} not observed; have {sorted(data.obs)}")
     problem = _problem(data, objective, variables)
-    stop = int(np.max(np.nonzero(np.any(data.fit, axis=0))[0])) + 1 if truncate else data.n_times
+    last_fit = int(np.max(np.nonzero(np.any(data.fit, axis=0))[0])) + 1
+    if truncate == "auto":
+        truncate = data.causal_steps is not None and last_fit >= data.causal_steps
+    elif not isinstance(truncate, bool):
+        raise InputError(f"calibrate: truncate must be True, False or 'auto', got {truncate!r}")
+    stop = last_fit if truncate else data.n_times
     site = _site_arrays(data, variables, stop)
     dtype = _dtype(data.forcing)
     x0, u0 = _starting_points(data, starts, seed, include_default)

@@ -113,11 +113,19 @@ def calibration_data(batch, *, spaces: Sequence | None = None, models: Sequence 
                                    + (" (energy-balance corrected)" if corrected else ""))
     met = {k: np.asarray(batch.forcing[k], dtype=float) for k in ("SWdown", "Tair", "Qair", "PSurf")}
     groups = [g or t for g, t in zip(batch.pft_group, types)]
+    # simulate_land spins up over the first year of the record it is given (min(T, one year)) and
+    # reads the deep temperature from the forcing's mean only where the model leaves it NaN
+    fixed_deep = bool(np.all(np.isfinite(np.asarray(jax.tree_util.tree_leaves(stacked.deep_temperature), float))))
+    year = int(round(365.0 * 86400.0 / batch.dt))
+    causal = None
+    if fixed_deep and simulate is None:
+        causal = 0 if spinup_years == 0 else year
     return CalibrationData(
         sites=list(batch.names), pft=groups, forcing=forcing, models=stacked, spaces=list(spaces),
         simulate=simulate or LandSimulator(spinup_years, checkpoint_every), obs=obs,
         fit=batch.fit_mask & batch.mask, test=batch.test_mask & batch.mask, time=batch.time, met=met,
-        offset_hours=np.asarray(batch.constants["utc_offset_hours"], dtype=float), site_ids=list(batch.sites))
+        offset_hours=np.asarray(batch.constants["utc_offset_hours"], dtype=float), site_ids=list(batch.sites),
+        causal_steps=causal)
 
 
 def _cast(tree, dtype):

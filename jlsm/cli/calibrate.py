@@ -25,7 +25,6 @@ from .sites import check_writable, citation, load_sites
 
 ALL_METHODS = ("default", "sobol256", "calibrated", "1lin", "3km27", "loo", "oat")
 BENCHMARKS = ("1lin", "2lin", "3km27")
-PLAIN_SCAN_STEPS = 4000
 """Records up to this many steps are differentiated through a plain scan, longer ones with checkpointing."""
 
 
@@ -103,11 +102,9 @@ def run(args) -> int:
         check_writable(args.checkpoint, "--checkpoint")
 
     _, batch = load_sites(args.collection, args.sites, window_days=args.window_days, window_start=args.window_start)
-    # reverse-mode memory: a plain scan for short records (fastest to compile and run), checkpointed
-    # chunks of sqrt(T) steps beyond PLAIN_SCAN_STEPS (see jlsm.land.simulate_land)
-    plain = batch.shape[1] <= PLAIN_SCAN_STEPS
+    # reverse-mode memory: a plain scan up to jlsm.land.simulate.AUTO_PLAIN_STEPS, chunks beyond
     data = calibration_data(batch, soil=args.soil, spinup_years=args.spinup_years,
-                            checkpoint_every=None if plain else "auto", corrected=args.corrected)
+                            checkpoint_every="auto", corrected=args.corrected)
     if args.sigma is not None:
         a, b = args.sigma
         if not (a >= 0 and b >= 0 and a + b > 0):

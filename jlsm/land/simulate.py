@@ -22,6 +22,13 @@ from .step import land_step, prepare
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
+AUTO_PLAIN_STEPS = 40_000
+"""Longest record that ``checkpoint_every="auto"`` runs as a plain scan (no chunk recomputation)."""
+
+# Reverse mode: each step is recomputed from its inputs instead of storing its ~1000 scalar
+# intermediates per step (which XLA writes and reads back one array at a time).
+_step = jax.checkpoint(land_step, static_argnums=(4,), prevent_cse=False)
+
 
 def simulate_land(
     model: LandModel,
@@ -46,12 +53,16 @@ def simulate_land(
             from the state reached. The spin-up is part of the differentiated
             computation (gradients see the parameters' effect on the initial
             state). 0: no spin-up.
-        checkpoint_every: reverse-mode memory: the time loop runs in chunks
-            of this many steps, each recomputed in the backward pass
-            (``jax.checkpoint``): memory O(T / chunk + chunk) steps instead of O(T),
-            at the cost of one more forward pass. ``"auto"``: ceil(sqrt(T));
-            None: a plain scan (fastest forward+gradient for short records).
-            Forward runs are unaffected.
+        checkpoint_every: reverse-mode memory. Every step is recomputed in the
+            backward pass from its inputs (``jax.checkpoint``), so a plain scan
+            keeps only the state and forcing of each step (about 250 bytes per
+            step per column in float64). With an integer, the time loop runs in
+            chunks of this many steps, each itself recomputed in the backward
+            pass: memory O(T / chunk + chunk) steps instead of O(T), at the
+            cost of one more forward pass. ``"auto"``: a plain scan up to
+            :data:`AUTO_PLAIN_STEPS` steps (about 10 MB per column), chunks of
+            ceil(sqrt(T)) steps beyond; None: a plain scan. Forward runs are
+            unaffected.
         outputs: names of the time series to keep (default: all of
             :data:`jlsm.land.output.OUTPUTS`); fewer names, less memory.
 
@@ -94,7 +105,7 @@ def _run(model, forcing, initial, spinup_years, chunk, names):
 
     def body(carry, f, keep):
         s, b = carry
-        s, b, diag = land_step(model, s, b, f, dt, t_bottom, pre)
+        s, b, diag = _step(model, s, b, f, dt, t_bottom, pre)
         return (s, b), {k: diag[k] for k in keep}
 
     zero = Budget.zeros(dtype)
@@ -128,7 +139,7 @@ def _chunk(checkpoint_every, length):
     if checkpoint_every is None:
         return None
     if checkpoint_every == "auto":
-        return max(1, int(math.ceil(math.sqrt(length))))
+        return None if length <= AUTO_PLAIN_STEPS else max(1, int(math.ceil(math.sqrt(length))))
     if int(checkpoint_every) != checkpoint_every or checkpoint_every < 1:
         raise ParameterError(f"simulate_land: checkpoint_every must be a positive integer, 'auto' or None, got {checkpoint_every!r}")
     return int(checkpoint_every)

@@ -287,7 +287,8 @@ def land_step(model: LandModel, state: LandState, budget: Budget, f, dt: float, 
     melt = (state.swe + dt * snowfall - swe_new) / dt  # the melt the store lost (exact balance)
     throughfall = (1.0 - f_veg) * rain + drip / dt
     water_in = throughfall + melt
-    theta_new, wf = richards_step(theta, jnp.asarray(model.thicknesses, dtype), dt, water_in, sink, hyd)
+    theta_new, wf = richards_step(theta, jnp.asarray(model.thicknesses, dtype), dt, water_in, sink, hyd,
+                                  tridiagonal="thomas")
 
     cap_dz = jnp.stack(cdt) * dt
     heat_change = jnp.sum(cap_dz * (t_new - state.t_soil))
