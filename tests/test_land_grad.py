@@ -77,6 +77,19 @@ def test_finite_gradients_on_calm_nights_and_dry_soil(problem):
     assert float(jnp.min(out.series["soil_moisture"])) > float(model.hydraulics.theta_res)
 
 
+def test_finite_gradients_across_the_calibration_space(problem):
+    """Jointly perturbed sets over the whole default space (Sobol' points and the two corners near
+    the bounds), a rainy week: every value and gradient finite, so no calibration start is lost."""
+    model, forcing, space, _ = problem
+    u = np.asarray(space.to_unconstrained(space.sample(14, seed=3)))
+    u = jnp.asarray(np.concatenate([u, np.full((1, space.size), -5.0), np.full((1, space.size), 5.0)]))
+    value, grad = jax.jit(jax.vmap(jax.value_and_grad(objective(space, model, forcing))))(u)
+    assert np.all(np.isfinite(np.asarray(value)))
+    bad = ~np.all(np.isfinite(np.asarray(grad)), axis=1)
+    assert not bad.any(), f"non-finite gradient at sets {np.flatnonzero(bad)}: {space.to_physical(u[bad])}"
+    assert np.all(np.any(np.asarray(grad) != 0.0, axis=1))
+
+
 def test_vmap_over_parameter_sets(problem):
     model, forcing, space, _ = problem
     u = jnp.asarray(space.to_unconstrained(space.sample(3, seed=1)))

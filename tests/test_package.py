@@ -69,3 +69,9 @@ def test_module_runs_as_the_command():
     assert proc.returncode == 0, proc.stderr[-2000:]
     for command in ("demo", "invert", "identify"):
         assert command in proc.stdout
+
+
+def test_python_dash_m_runs_the_command():
+    done = subprocess.run([sys.executable, "-m", "jlsm", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: jlsm") and "calibrate" in done.stdout
