@@ -51,3 +51,40 @@ def test_files_and_json(protocol):
     assert s["sites"]["A"]["test"]["calibrated"]["qh"]["rmse"] < s["sites"]["A"]["test"]["default"]["qh"]["rmse"]
     assert s["model_runs"]["calibrated"] == out.model_runs["calibrated"]
     assert "| A | grass | calibrated |" in (folder / "report.md").read_text()
+
+
+def test_ctrl_c_keeps_the_methods_already_done(monkeypatch, tmp_path):
+    import xarray as xr
+
+    from jlsm.calibration import protocol
+
+    data = twin_data()
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(protocol.transfer, "leave_one_out", interrupt)  # Ctrl-C after the calibration
+    with pytest.raises(protocol.ProtocolInterrupted) as caught:
+        run_protocol(data, starts=2, steps=10, sobol=8, seed=0, outdir=tmp_path, oat=False)
+    stop = caught.value
+    assert set(stop.series) == {"default", "sobol256", "calibrated", "1lin", "3km27"}
+    assert stop.partial is None and set(stop.timing) == {"default", "sobol256", "calibrated", "benchmarks"}
+    saved = xr.open_dataset(tmp_path / "partial_series.nc")
+    np.testing.assert_array_equal(saved["calibrated_Qle"].values, stop.series["calibrated"]["Qle"])
+    assert saved.attrs["methods"].split() == list(stop.series)
+    assert not (tmp_path / "report.md").exists()
+
+    calls = []
+
+    def stop_in_calibration(info):
+        calls.append(info["iteration"])
+        raise KeyboardInterrupt
+
+    with pytest.raises(protocol.ProtocolInterrupted) as caught:
+        run_protocol(data, starts=2, steps=10, sobol=8, seed=0, outdir=tmp_path / "b", progress=stop_in_calibration,
+                     chunk=4)
+    stop = caught.value
+    assert set(stop.series) == {"default", "sobol256"} and stop.partial is not None and calls
+    assert (tmp_path / "b" / "partial_calibration.nc").is_file()
+    np.testing.assert_allclose(xr.open_dataset(tmp_path / "b" / "partial_series.nc")["default_Qh"].values,
+                               stop.series["default"]["Qh"])

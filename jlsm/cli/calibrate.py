@@ -6,9 +6,10 @@ PFT defaults, the best of a Sobol' design, the PLUMBER empirical benchmarks
 and leave-one-site-out transfer; one-factor-at-a-time sensitivities on the fit
 window. Written to ``--out`` by :func:`jlsm.calibration.protocol.write_outputs`:
 ``calibration.nc``, ``series.nc``, ``skill.nc``, ``oat.nc``, ``summary.json``,
-``report.md`` and figures. Ctrl-C during the calibration keeps what is done
-(``calibration_partial.nc`` and, with ``--checkpoint``, the optimiser state
-to ``--resume`` from).
+``report.md`` and figures. Ctrl-C at any point keeps what is done
+(``partial_series.nc``: the methods finished; ``partial_calibration.nc``: the
+calibration so far; with ``--checkpoint``, the optimiser state to
+``--resume`` from).
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def parse_methods(text: str) -> dict:
 
 def run(args) -> int:
     """Run ``jlsm calibrate``: the protocol, its outputs, the test-window tables."""
-    from ..calibration import CalibrationInterrupted, run_protocol
+    from ..calibration import run_protocol
+    from ..calibration.protocol import ProtocolInterrupted, write_partial
     from ..calibration.protocol import write_outputs
     from ..calibration.sites import calibration_data
 
@@ -126,10 +128,11 @@ def run(args) -> int:
             benchmarks=switches["benchmarks"], progress=_progress(args.no_progress),
             checkpoint=args.checkpoint, chunk=args.chunk, resume=args.resume,
         )
-    except CalibrationInterrupted as err:
-        if err.partial is not None:
-            err.partial.to_netcdf(out / "calibration_partial.nc")
-            print(f"\ninterrupted: the calibration so far is in {out / 'calibration_partial.nc'}")
+    except ProtocolInterrupted as err:
+        written = write_partial(err, data, out)
+        if written:
+            print(f"\ninterrupted: finished methods ({', '.join(err.series) or 'none'}) and the calibration so far "
+                  f"in {', '.join(str(p) for p in written)}")
         raise
     write_outputs(result, data, out, figures=not args.no_figures and _has_matplotlib())
     result.summary["citations"] = cites
