@@ -118,8 +118,11 @@ def _saturation(theta, hyd: SoilHydraulics, s_min):
     s_raw = (theta - hyd.theta_res) / width
     y = (s_raw - s_min) / s_min
     inside = s_raw <= 1.0
-    s = jnp.where(inside, s_min + s_min * jax.nn.softplus(y), 1.0)
-    ds = jnp.where(inside, jax.nn.sigmoid(y) / width, 0.0)
+    e = jnp.exp(-jnp.abs(y))  # softplus(y) and sigmoid(y) from one exponential
+    softplus = jnp.maximum(y, 0.0) + jnp.log1p(e)
+    sigmoid = jnp.where(y >= 0.0, 1.0, e) / (1.0 + e)
+    s = jnp.where(inside, s_min + s_min * softplus, 1.0)
+    ds = jnp.where(inside, sigmoid / width, 0.0)
     return s, ds
 
 
@@ -147,11 +150,11 @@ def soil_water_diffusivity(theta, hyd: SoilHydraulics, *, s_min=S_MIN):
 
 
 def _conductivity_and_slope(theta, hyd, s_min):
-    """(K, dK/dtheta, D) at ``theta``, with one log and two exp per value."""
+    """(K, dK/dtheta, D) at ``theta``, with one log and one exp per value."""
     s, ds = _saturation(theta, hyd, s_min)
     log_s = jnp.log(s)  # s >= s_min > 0
     s_b2 = jnp.exp((hyd.b + 2.0) * log_s)  # S^(b+2)
-    k = hyd.k_sat * jnp.exp((2.0 * hyd.b + 3.0) * log_s)
+    k = hyd.k_sat * (s_b2 * s_b2 / s)  # S^(2b+3)
     dk = (2.0 * hyd.b + 3.0) * k / s * ds
     d = hyd.b * hyd.k_sat * hyd.psi_sat * s_b2 * ds
     return k, dk, d
