@@ -86,3 +86,21 @@ def test_figures_have_units_and_legends(skill_ds):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_mean_rows_use_the_sites_each_method_has(skill_ds):
+    ds = skill_ds.copy(deep=True)
+    sites = [str(s) for s in ds["site"].values]
+    methods = [str(m) for m in ds["method"].values]
+    other = [m for m in methods if m != "default"][0]
+    ds["skill"].loc[{"site": sites[0], "method": other}] = np.nan  # no value at the first site
+    md = report.markdown_report(ds).split("## daily")[0]
+    row = next(line for line in md.splitlines() if line.startswith(f"| mean ({len(sites) - 1} of {len(sites)} sites) |  | {other} |"))
+    cells = [c.strip() for c in row.split("|")]
+    sk = ds["skill"].sel(window="test", scale=str(ds["scale"].values[0]), metric="rmse")
+    rest = sites[1:]
+    tot = float(sk.sel({"method": other, "site": rest}).sum("variable").mean("site"))
+    base = float(sk.sel({"method": "default", "site": rest}).sum("variable").mean("site"))
+    assert float(cells[6]) == pytest.approx(tot, abs=0.06)
+    assert float(cells[7].rstrip(" %")) == pytest.approx(100 * (tot / base - 1), abs=0.06)
+    assert any(line.startswith("| mean |  | default |") for line in md.splitlines())

@@ -75,7 +75,7 @@ def test_calibrate_table_is_the_written_skill(calibrated):
             assert summary["sites"]["CN-Cng"]["test"][method][key]["rmse"] == pytest.approx(rmse, rel=1e-9)
         row = next(line for line in text.splitlines() if line.startswith(f"{method} "))
         assert f"{summary['sites']['CN-Cng']['test'][method]['qh']['rmse']:.1f}" in row
-    assert "RMSE Qh" in text and "[W m-2]" in text and "Average over 1 site(s)" in text
+    assert "RMSE Qh" in text and "[W m-2]" in text and "Average over the 1 site(s) with a test window" in text
 
 
 def test_calibrate_bad_options_fail_before_computing(collection, tmp_path, capsys):

@@ -108,11 +108,28 @@ def _fmt(x, digits=1):
     return "-" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
+def _sum_rmse(s, method, scale) -> float:
+    r = s.sel({"method": method, "scale": scale, "metric": "rmse"})
+    return float(r.sel(variable="Qh") + r.sel(variable="Qle"))
+
+
+def _row(site, pft, m, s, scale, base) -> str:
+    r = s.sel({"method": m, "scale": scale, "metric": "rmse"})
+    k = s.sel({"method": m, "scale": scale, "metric": "kge"})
+    qh, qle = float(r.sel(variable="Qh")), float(r.sel(variable="Qle"))
+    tot = qh + qle
+    change = 100.0 * (tot / base - 1.0) if np.isfinite(base) and base > 0 else float("nan")
+    return (f"| {site} | {pft} | {m} | {_fmt(qh)} | {_fmt(qle)} | {_fmt(tot)} | {_fmt(change)} % | "
+            f"{_fmt(float(k.sel(variable='Qh')), 2)} | {_fmt(float(k.sel(variable='Qle')), 2)} |")
+
+
 def markdown_report(skill: xr.Dataset, *, window: str = "test", timing: Mapping[str, float] | None = None,
                     model_runs: Mapping[str, int] | None = None, title: str = "Multi-site calibration") -> str:
     """Markdown tables: per site and scale, RMSE(Qh), RMSE(Qle) [W m-2], their sum and KGE per method.
 
-    The change of RMSE(Qh) + RMSE(Qle) against ``default`` is given in percent.
+    The change of RMSE(Qh) + RMSE(Qle) against ``default`` is given in percent. The mean rows
+    average each method over the sites where it has a value (leave-one-out only has sites with
+    donors), and compare it with the defaults over the same sites.
     """
     sk = skill["skill"].sel(window=window)
     methods = [str(m) for m in sk["method"].values]
@@ -121,22 +138,24 @@ def markdown_report(skill: xr.Dataset, *, window: str = "test", timing: Mapping[
     for scale in sk["scale"].values:
         lines += [f"## {scale}", "", "| site | pft | method | RMSE Qh | RMSE Qle | sum | change vs default | KGE Qh | KGE Qle |",
                   "|---|---|---|---|---|---|---|---|---|"]
-        rows = list(sk["site"].values) + ["mean"]
-        for site in rows:
-            s = sk.mean("site", skipna=True) if site == "mean" else sk.sel(site=site)
-            pft = "" if site == "mean" or "pft" not in sk.coords else str(sk["pft"].sel(site=site).values)
-            base = None
-            if "default" in methods:
-                b = s.sel({"method": "default", "scale": scale, "metric": "rmse"})
-                base = float(b.sel(variable="Qh") + b.sel(variable="Qle")) if {"Qh", "Qle"} <= set(sk["variable"].values) else None
+        for site in sk["site"].values:
+            s = sk.sel(site=site)
+            pft = "" if "pft" not in sk.coords else str(sk["pft"].sel(site=site).values)
+            base = _sum_rmse(s, "default", scale) if "default" in methods else float("nan")
             for m in methods:
-                r = s.sel({"method": m, "scale": scale, "metric": "rmse"})
-                k = s.sel({"method": m, "scale": scale, "metric": "kge"})
-                qh, qle = float(r.sel(variable="Qh")), float(r.sel(variable="Qle"))
-                tot = qh + qle
-                change = 100.0 * (tot / base - 1.0) if base and np.isfinite(base) and base > 0 else float("nan")
-                lines.append(f"| {site} | {pft} | {m} | {_fmt(qh)} | {_fmt(qle)} | {_fmt(tot)} | "
-                             f"{_fmt(change)} % | {_fmt(float(k.sel(variable='Qh')), 2)} | {_fmt(float(k.sel(variable='Qle')), 2)} |")
+                lines.append(_row(site, pft, m, s, scale, base))
+        n_all = sk.sizes["site"]
+        for m in methods:
+            # each method's mean over the sites where it has a value; the change against the
+            # defaults' mean over those same sites
+            r = sk.sel({"method": m, "scale": scale, "metric": "rmse"})
+            has = np.isfinite(r.sel(variable="Qh").values) & np.isfinite(r.sel(variable="Qle").values)
+            if not has.any():
+                continue
+            s = sk.isel(site=np.flatnonzero(has)).mean("site", skipna=True)
+            base = _sum_rmse(s, "default", scale) if "default" in methods else float("nan")
+            label = "mean" if has.sum() == n_all else f"mean ({int(has.sum())} of {n_all} sites)"
+            lines.append(_row(label, "", m, s, scale, base))
         lines.append("")
     if timing:
         lines += ["## Timing", "", "| step | wall time [s] | model runs |", "|---|---|---|"]

@@ -200,10 +200,10 @@ def test_tables(skill, window="test", scale="halfhourly") -> str:
             f"{'KGE Qh':>9}{'KGE Qle':>9}")
     units = f"{'':<12}{'[W m-2]':>10}{'[W m-2]':>10}{'[W m-2]':>9}{'[%]':>9}{'[-]':>9}{'[-]':>9}"
 
-    def block(sel):
+    def block(sel, names=methods):
         lines = [head, units]
         base = None
-        for m in methods:
+        for m in names:
             v = sel.sel({"method": m})
             rh, rl = float(v.sel(variable="Qh", metric="rmse")), float(v.sel(variable="Qle", metric="rmse"))
             kh, kl = float(v.sel(variable="Qh", metric="kge")), float(v.sel(variable="Qle", metric="kge"))
@@ -220,7 +220,22 @@ def test_tables(skill, window="test", scale="halfhourly") -> str:
     for site in sk["site"].values:
         pft = str(sk["pft"].sel(site=site).values) if "pft" in sk.coords else ""
         out += [f"{site} ({pft}), {window} window, {label}:"] + block(sk.sel(site=site)) + [""]
-    out += [f"Average over {sk.sizes['site']} site(s), {window} window, {label}:"] + block(sk.mean("site", skipna=True))
+    # sites with a test window; a method defined at fewer of them (leave-one-out) is averaged apart,
+    # with the defaults over the same sites
+    rmse = sk.sel(metric="rmse")
+    ok = np.isfinite(rmse.sel(variable="Qh")) & np.isfinite(rmse.sel(variable="Qle"))
+    full = ok.sel({"method": "default"}).values if "default" in methods else np.ones(sk.sizes["site"], bool)
+    out += [f"Average over the {int(full.sum())} site(s) with a {window} window, {label}:"]
+    count = {m: int((ok.sel({"method": m}).values & full).sum()) for m in methods}
+    everywhere = [m for m in methods if count[m] == full.sum()]
+    out += block(sk.isel(site=np.flatnonzero(full)).mean("site", skipna=True), everywhere)
+    for m in methods:
+        if 0 < count[m] < full.sum():
+            has = ok.sel({"method": m}).values & full
+            sites = ", ".join(str(x) for x in sk["site"].values[has])
+            names = ["default", m] if "default" in methods else [m]
+            out += ["", f"{m}: average over the {count[m]} site(s) where it is defined ({sites}):"]
+            out += block(sk.isel(site=np.flatnonzero(has)).mean("site", skipna=True), names)
     return "\n".join(out)
 
 
