@@ -25,8 +25,8 @@ SECONDS_PER_YEAR = 365.0 * 86400.0
 AUTO_PLAIN_STEPS = 40_000
 """Longest record that ``checkpoint_every="auto"`` runs as a plain scan (no chunk recomputation)."""
 
-# Reverse mode: each step is recomputed from its inputs instead of storing its ~1000 scalar
-# intermediates per step (which XLA writes and reads back one array at a time).
+# Reverse mode: each step is recomputed from its inputs, so the backward pass keeps the state and
+# forcing of each step instead of its ~1000 scalar intermediates (less memory, faster compilation).
 _step = jax.checkpoint(land_step, static_argnums=(4,), prevent_cse=False)
 
 
