@@ -344,6 +344,8 @@ def invert(
                 committed = (state, list(histories), i + 1, 0, i)
                 if checkpoint is not None:
                     save_checkpoint(checkpoint, meta, state, histories, i + 1, 0, u0_host, i)
+            if flag.raised:  # Ctrl-C after the last chunk's check: still an interruption, never ignored
+                raise KeyboardInterrupt
         except KeyboardInterrupt:
             state, histories, phase_at, done_at, state_phase = committed
             partial, partial_path = None, None

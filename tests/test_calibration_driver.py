@@ -91,3 +91,31 @@ def test_truncation_after_the_fit_window_gives_the_same_calibration():
     assert calibrate(late, starts=2, steps=2, seed=0, chunk=2).attrs["run_steps"] == data.n_times
     with pytest.raises(Exception, match="truncate"):
         calibrate(data, starts=2, steps=2, truncate="yes")
+
+
+def test_real_ctrl_c_stops_between_chunks_and_resumes_exactly(twins, tmp_path):
+    import os
+    import signal
+
+    data, full = twins
+    calls = []
+
+    def ctrl_c_on_second_chunk(info):  # a real SIGINT: the run finishes the chunk, then stops
+        calls.append(info["iteration"])
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(CalibrationInterrupted) as err:
+        calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, progress=ctrl_c_on_second_chunk)
+    assert calls == [50, 100] and err.value.partial.attrs["interrupted_after_iteration"] == 100
+    resumed = calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, resume=True)
+    np.testing.assert_array_equal(resumed["final"].values, full["final"].values)
+    np.testing.assert_array_equal(resumed["loss"].values, full["loss"].values)
+
+    def ctrl_c_at_the_end(info):  # after the last chunk's check: an interruption all the same
+        if info["iteration"] == 250:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(CalibrationInterrupted) as err:
+        calibrate(data, starts=4, steps=250, seed=0, chunk=50, progress=ctrl_c_at_the_end)
+    np.testing.assert_array_equal(err.value.partial["final"].values, full["final"].values)

@@ -321,3 +321,22 @@ def test_gauss_newton_run_loads_optax_and_xarray_only_when_needed():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "Dataset"
+
+
+def test_ctrl_c_after_the_last_chunk_is_not_ignored(tmp_path):
+    import os
+    import signal
+
+    from jlsm.inverse import InversionInterrupted
+
+    model, forcing, obs, space, initial = twin_case("surface+5cm")
+    kw = dict(starts=2, seed=1, initial=initial, steps=10, polish=0, chunk=5)
+
+    def ctrl_c_at_the_end(info):  # a real SIGINT, delivered while the last chunk's callback runs
+        if info["iteration"] == 10:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(InversionInterrupted) as caught:
+        invert(model, forcing, obs, space, checkpoint=tmp_path / "ckpt", callback=ctrl_c_at_the_end, **kw)
+    assert caught.value.partial.sizes["iteration"] == 10  # everything done is kept
+    assert (tmp_path / "ckpt" / "partial.nc").is_file()

@@ -40,6 +40,7 @@ import numpy as np
 import xarray as xr
 
 from jlsm.errors import InputError, ObservationError, ParameterError
+from jlsm.inversion.checkpoint import sigint_as_flag, wait
 from jlsm.params import ParameterSpace
 
 from . import designs
@@ -336,48 +337,56 @@ def calibrate(
     bar, callback = _progress(progress, sum(p[2] for p in phases), data.n_sites, starts)
     done = sum(h.shape[0] for h in histories)
     i, remaining = start_phase, 0
-    try:
-        for i, (kind, opt, n_steps) in enumerate(phases):
-            if i < start_phase:
-                continue
-            if state is None or i > start_phase or start_done == 0:
-                state = _init(opt, u_start if state is None else state)
-                if i > 0:  # every non-diverged start goes on in the polish
-                    state = eqx.tree_at(lambda s: s.status, state,
-                                        jnp.where(state.status == DIVERGED, DIVERGED, RUNNING).astype(jnp.int32))
-            spec = _Spec(opt, problem, kind, float(ftol), int(patience))
-            remaining = n_steps - (start_done if i == start_phase else 0)
-            length = min(chunk, n_steps)
-            while remaining > 0 and bool(np.any(gather(state.status) == RUNNING)):
-                k = min(length, remaining)
-                state, losses = _chunk(state, site, jnp.asarray(k, jnp.int32), length, spec)
-                histories.append(gather(losses)[:k, :, :starts])
-                remaining -= k
-                done += k
+    with sigint_as_flag() as flag:  # Ctrl-C stops between chunks (see jlsm.inversion.checkpoint)
+        try:
+            for i, (kind, opt, n_steps) in enumerate(phases):
+                if i < start_phase:
+                    continue
+                if state is None or i > start_phase or start_done == 0:
+                    state = _init(opt, u_start if state is None else state)
+                    if i > 0:  # every non-diverged start goes on in the polish
+                        state = eqx.tree_at(lambda s: s.status, state,
+                                            jnp.where(state.status == DIVERGED, DIVERGED, RUNNING).astype(jnp.int32))
+                spec = _Spec(opt, problem, kind, float(ftol), int(patience))
+                remaining = n_steps - (start_done if i == start_phase else 0)
+                length = min(chunk, n_steps)
+                while remaining > 0 and bool(np.any(gather(state.status) == RUNNING)):
+                    if flag.raised:
+                        raise KeyboardInterrupt
+                    k = min(length, remaining)
+                    new_state, losses = _chunk(state, site, jnp.asarray(k, jnp.int32), length, spec)
+                    wait(losses, flag)  # Ctrl-C while a chunk runs: the state before it is kept
+                    rows = gather(losses)[:k, :, :starts]
+                    state = new_state
+                    histories.append(rows)
+                    remaining -= k
+                    done += k
+                    if folder is not None:
+                        _save(folder, meta, layout.host(state), histories, i, n_steps - remaining)
+                    info = {"phase": kind, "iteration": done, "best": np.min(gather(state.best_loss)[:, :starts], axis=1),
+                            "status": gather(state.status)[:, :starts]}
+                    if bar is not None:
+                        bar.update(k)
+                        bar.set_postfix(best=f"{float(np.nanmean(np.where(np.isfinite(info['best']), info['best'], np.nan))):.4g}")
+                    if callback is not None:
+                        callback(info)
                 if folder is not None:
-                    _save(folder, meta, layout.host(state), histories, i, n_steps - remaining)
-                info = {"phase": kind, "iteration": done, "best": np.min(gather(state.best_loss)[:, :starts], axis=1),
-                        "status": gather(state.status)[:, :starts]}
-                if bar is not None:
-                    bar.update(k)
-                    bar.set_postfix(best=f"{float(np.nanmean(np.where(np.isfinite(info['best']), info['best'], np.nan))):.4g}")
-                if callback is not None:
-                    callback(info)
-            if folder is not None:
-                _save(folder, meta, layout.host(state), histories, i + 1, 0)
-    except KeyboardInterrupt:
-        partial = None
-        if state is not None:
-            state = layout.host(state)
-            partial = _results(data, problem, x0, state, histories, variables)
-            partial.attrs["interrupted_after_iteration"] = done
-            if folder is not None:
-                _save(folder, meta, state, histories, i, phases[i][2] - remaining)
-                partial.to_netcdf(folder / "partial.nc")
-        raise CalibrationInterrupted(partial, folder) from None
-    finally:
-        if bar is not None:
-            bar.close()
+                    _save(folder, meta, layout.host(state), histories, i + 1, 0)
+            if flag.raised:  # Ctrl-C after the last chunk's check: still an interruption, never ignored
+                raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            partial = None
+            if state is not None:
+                state = layout.host(state)
+                partial = _results(data, problem, x0, state, histories, variables)
+                partial.attrs["interrupted_after_iteration"] = done
+                if folder is not None:
+                    _save(folder, meta, state, histories, i, phases[i][2] - remaining)
+                    partial.to_netcdf(folder / "partial.nc")
+            raise CalibrationInterrupted(partial, folder) from None
+        finally:
+            if bar is not None:
+                bar.close()
     state = layout.host(state)
     result = _results(data, problem, x0, state, histories, variables)
     result.attrs.update({**{k: v for k, v in meta.items() if not isinstance(v, list)},

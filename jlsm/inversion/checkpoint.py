@@ -79,8 +79,8 @@ def sigint_as_flag():
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def fetch(array, flag) -> np.ndarray:
-    """``np.asarray(array)`` once it is computed; KeyboardInterrupt if ``flag`` rises first.
+def wait(array, flag) -> None:
+    """Return once ``array`` is computed; KeyboardInterrupt if ``flag`` rises first.
 
     A helper thread waits for the computation, so the main thread wakes as soon
     as it is done and reads the flag at least every 50 ms meanwhile.
@@ -92,6 +92,11 @@ def fetch(array, flag) -> np.ndarray:
             if flag.raised:
                 raise KeyboardInterrupt
             waiter.join(0.05)
+
+
+def fetch(array, flag) -> np.ndarray:
+    """``np.asarray(array)`` once it is computed; KeyboardInterrupt if ``flag`` rises first (:func:`wait`)."""
+    wait(array, flag)
     return np.asarray(array)
 
 
