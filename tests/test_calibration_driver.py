@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from calibration_toy import TRUTH, twin_data
+from sigint_helpers import default_sigint
 from jlsm.calibration.calibrate import CalibrationInterrupted, calibrate, evaluate_sets, simulate_sets
 from jlsm.calibration import objectives
 
@@ -105,7 +106,7 @@ def test_real_ctrl_c_stops_between_chunks_and_resumes_exactly(twins, tmp_path):
         if len(calls) == 2:
             os.kill(os.getpid(), signal.SIGINT)
 
-    with pytest.raises(CalibrationInterrupted) as err:
+    with default_sigint(), pytest.raises(CalibrationInterrupted) as err:
         calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, progress=ctrl_c_on_second_chunk)
     assert calls == [50, 100] and err.value.partial.attrs["interrupted_after_iteration"] == 100
     resumed = calibrate(data, starts=4, steps=250, seed=0, chunk=50, checkpoint=tmp_path, resume=True)
@@ -116,6 +117,6 @@ def test_real_ctrl_c_stops_between_chunks_and_resumes_exactly(twins, tmp_path):
         if info["iteration"] == 250:
             os.kill(os.getpid(), signal.SIGINT)
 
-    with pytest.raises(CalibrationInterrupted) as err:
+    with default_sigint(), pytest.raises(CalibrationInterrupted) as err:
         calibrate(data, starts=4, steps=250, seed=0, chunk=50, progress=ctrl_c_at_the_end)
     np.testing.assert_array_equal(err.value.partial["final"].values, full["final"].values)

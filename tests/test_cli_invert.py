@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from config_cases import CONFIG, setup_case, up_dataset
+from sigint_helpers import restore_sigint
 
 
 def _cli(*args):
@@ -123,7 +124,7 @@ def test_sigint_says_where_the_partial_results_and_checkpoint_are(tmp_path):
     child = subprocess.Popen(
         [sys.executable, "-m", "jlsm.cli", "invert", str(cfg), "--no-progress", "--out", str(tmp_path / "out"),
          "--checkpoint", str(ckpt)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore_sigint,
     )
     try:
         deadline = time.time() + 240

@@ -327,6 +327,8 @@ def test_ctrl_c_after_the_last_chunk_is_not_ignored(tmp_path):
     import os
     import signal
 
+    from sigint_helpers import default_sigint
+
     from jlsm.inverse import InversionInterrupted
 
     model, forcing, obs, space, initial = twin_case("surface+5cm")
@@ -336,7 +338,7 @@ def test_ctrl_c_after_the_last_chunk_is_not_ignored(tmp_path):
         if info["iteration"] == 10:
             os.kill(os.getpid(), signal.SIGINT)
 
-    with pytest.raises(InversionInterrupted) as caught:
+    with default_sigint(), pytest.raises(InversionInterrupted) as caught:
         invert(model, forcing, obs, space, checkpoint=tmp_path / "ckpt", callback=ctrl_c_at_the_end, **kw)
     assert caught.value.partial.sizes["iteration"] == 10  # everything done is kept
     assert (tmp_path / "ckpt" / "partial.nc").is_file()

@@ -17,6 +17,8 @@ import time
 import numpy as np
 import pytest
 
+from sigint_helpers import restore_sigint
+
 CHILD = textwrap.dedent(
     """
     import json, sys, time
@@ -70,7 +72,7 @@ def test_sigint_in_the_middle_of_a_chunk_then_resume_is_bit_identical(tmp_path):
 
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, "ckpt", folder, tmp_path / "never.nc", cache],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore_sigint,
     )
     try:
         first = json.loads(child.stdout.readline())  # the first chunk is done: the second has started
