@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from config_cases import CONFIG, setup_case, up_dataset
-from sigint_helpers import restore_sigint
+from sigint_helpers import module_command
 
 
 def _cli(*args):
@@ -122,9 +122,9 @@ def test_sigint_says_where_the_partial_results_and_checkpoint_are(tmp_path):
     cfg = setup_case(tmp_path, text=text)
     ckpt = tmp_path / "ckpt"
     child = subprocess.Popen(
-        [sys.executable, "-m", "jlsm.cli", "invert", str(cfg), "--no-progress", "--out", str(tmp_path / "out"),
+        [*module_command("jlsm.cli"), "invert", str(cfg), "--no-progress", "--out", str(tmp_path / "out"),
          "--checkpoint", str(ckpt)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore_sigint,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         deadline = time.time() + 240

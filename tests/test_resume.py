@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from sigint_helpers import restore_sigint
+from sigint_helpers import RESTORE
 
 CHILD = textwrap.dedent(
     """
@@ -71,8 +71,8 @@ def test_sigint_in_the_middle_of_a_chunk_then_resume_is_bit_identical(tmp_path):
     chunk_seconds = full_lines[1]["t"] - full_lines[0]["t"]
 
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, "ckpt", folder, tmp_path / "never.nc", cache],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore_sigint,
+        [sys.executable, "-c", RESTORE + CHILD, "ckpt", folder, tmp_path / "never.nc", cache],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         first = json.loads(child.stdout.readline())  # the first chunk is done: the second has started
