@@ -15,12 +15,31 @@ SOURCE = "PLUMBER2 (Ukkola et al. 2022, doi:10.25914/5fdb0902607e1), in the shar
 Z_REF, CANOPY_HEIGHT = 2.0, 0.75
 
 
-def data_file(name: str) -> Path:
-    """Path of a shared data file; skips naming the file and where it comes from if absent."""
-    root = Path(os.environ.get("JLSM_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    path = root / name
+FLUXNET2015_SUBSET = "FLUXNET2015 subset shipped in the shared data folder (set JLSM_DATA_DIR)"
+
+
+def data_root() -> Path:
+    """The shared data folder: JLSM_DATA_DIR, else ../shared/data next to the project."""
+    return Path(os.environ.get("JLSM_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def data_file(name: str, source: str = SOURCE) -> Path:
+    """Path of a shared data file; skips naming the file and where it comes from (``source``) if absent."""
+    path = data_root() / name
     if not path.is_file():
-        pytest.skip(f"{path} not found: {SOURCE}")
+        pytest.skip(f"{path} not found: {source}")
+    return path
+
+
+def cn_cng_collection(folder: Path, period, test_start: str | None = None) -> Path:
+    """A one-site collection TOML (``folder``/cng.toml) of CN-Cng at 30 min over ``period`` (two dates)."""
+    met, flux = data_file(CN_CNG_MET), data_file(CN_CNG_FLUX)
+    path = Path(folder) / "cng.toml"
+    text = ('[defaults]\nstep = "30min"\n[[sites]]\nname = "CN-Cng"\nformat = "plumber2"\n'
+            f'files = ["{met}", "{flux}"]\nperiod = ["{period[0]}", "{period[1]}"]\n')
+    if test_start is not None:
+        text += f'split = {{ test_start = "{test_start}" }}\n'
+    path.write_text(text)
     return path
 
 

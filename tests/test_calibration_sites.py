@@ -1,10 +1,10 @@
 """From a site collection to the land-model calibration problem (real data, short windows, no model run)."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from land_sites import FLUXNET2015_SUBSET, data_file, data_root
 
 pytest.importorskip("jlsm.land", reason="jlsm.land (the version-2 land model) is not available")
 
@@ -33,11 +33,9 @@ period = ["2005-06-01", "2005-06-17"]
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    folder = Path(os.environ.get("JLSM_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    folder = data_root()
     for name in FILES.values():
-        if not (folder / name).is_file():
-            pytest.skip(f"{folder / name} not found: FLUXNET2015 subset shipped in the shared data folder "
-                        "(set JLSM_DATA_DIR)")
+        data_file(name, FLUXNET2015_SUBSET)
     os.environ.setdefault("JLSM_DATA_DIR", str(folder))
     path = tmp_path_factory.mktemp("sites") / "two.toml"
     text = TOML

@@ -5,23 +5,12 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-
-MET = "cn-changling/CN-Cng_2008-2009_FLUXNET2015_Met.nc"
-FLUX = "cn-changling/CN-Cng_2008-2009_FLUXNET2015_Flux.nc"
+from land_sites import cn_cng_collection
 
 
 @pytest.fixture(scope="module")
-def collection(tmp_path_factory, data_dir):
-    for name in (MET, FLUX):
-        if not (data_dir / name).is_file():
-            pytest.skip(f"{data_dir / name} not found; PLUMBER2 CN-Cng (Ukkola et al. 2022) in the shared data folder")
-    path = tmp_path_factory.mktemp("sim") / "cng.toml"
-    path.write_text(
-        '[defaults]\nstep = "30min"\n[[sites]]\nname = "CN-Cng"\nformat = "plumber2"\n'
-        f'files = ["{data_dir / MET}", "{data_dir / FLUX}"]\n'
-        'period = ["2008-07-01", "2008-07-06"]\n'
-    )
-    return path
+def collection(tmp_path_factory):
+    return cn_cng_collection(tmp_path_factory.mktemp("sim"), ("2008-07-01", "2008-07-06"))
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from land_sites import FLUXNET2015_SUBSET, data_file, data_root
 
 pytest.importorskip("jlsm.land", reason="jlsm.land (the version-2 land model) is not available")
 
@@ -28,11 +29,9 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sites.toml"
 
 @pytest.fixture(scope="module")
 def result():
-    folder = Path(os.environ.get("JLSM_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    folder = data_root()
     for name in FILES.values():
-        if not (folder / name).is_file():
-            pytest.skip(f"{folder / name} not found: FLUXNET2015 subset shipped in the shared data folder "
-                        "(set JLSM_DATA_DIR)")
+        data_file(name, FLUXNET2015_SUBSET)
     os.environ.setdefault("JLSM_DATA_DIR", str(folder))
     from jlsm.surrogate.compare import CompareSettings, compare, compare_data
 

@@ -7,6 +7,7 @@ import time as _time
 from pathlib import Path
 
 from ..errors import InputError
+from .sites import check_writable
 
 
 def add_parser(subparsers):
@@ -54,7 +55,7 @@ def run(args) -> int:
     for name in ("starts", "steps", "gen_steps", "max_train_steps", "hidden", "layers", "head_width"):
         if getattr(args, name) < 1:
             raise InputError(f"surrogate compare: --{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    _writable(args.out)
+    check_writable(args.out)
     st = CompareSettings(lead_days=args.lead_days, fit_days=args.days, test_days=args.test_days,
                          designs=tuple(args.designs), kind=args.kind, hidden=args.hidden, n_layers=args.layers,
                          head_width=args.head_width, starts=args.starts, steps=args.steps, gen_steps=args.gen_steps,
@@ -73,14 +74,3 @@ def run(args) -> int:
     print(text[start:text.find("\n### ", start + 5)] if start >= 0 else text)
     print(f"total {result.timing['total']:.0f} s; results: {js}, {md}")
     return 0
-
-
-def _writable(folder: Path):
-    """Refuse an output folder that cannot be written before computing."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write_test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise InputError(f"surrogate compare: --out {folder} is not writable: {exc.strerror or exc}") from None
