@@ -14,7 +14,13 @@ Paths (Xie, Li and Yoshimura 2025, egusphere-2025-3301, and their direct counter
 * ``c``: the same generator trained through the physical model end to end,
   leave one site out;
 * ``d``: direct per-site calibration of the physical model
-  (:func:`jlsm.calibration.calibrate.calibrate`).
+  (:func:`jlsm.calibration.calibrate.calibrate`), or its result read from an
+  existing ``jlsm calibrate`` output (``direct_from``, :mod:`.direct`).
+
+Windows: ``windows="growing_season"`` cuts each site to a lead-in, fit and
+test window from :data:`GROWING_SEASON_START`; ``windows="records"`` keeps the
+collection's own periods and fit/test split (the windows of ``jlsm calibrate``
+on the same collection: whole records, no lead-in).
 
 Every parameter set is scored by running the physical model; skill is
 :func:`jlsm.calibration.skill.collection_skill` (RMSE, KGE, ... of Qh and Qle
@@ -23,6 +29,10 @@ The objective everywhere is MdPL's RMSE(Qh) + RMSE(Qle) [W m-2] over measured
 steps of the fit window. A lead-in of ``lead_days`` before each fit window is
 simulated (after the model's spin-up) but scored in neither window, so the
 surrogates, which start from a zero state, are past their start-up transient.
+The surrogate paths' objective (a, b) also leaves out the first ``burn_in``
+steps of each record (the LSTM's start-up from a zero state; with whole-record
+windows the fit window starts at the record start); the physical-model paths
+and every score use the whole fit window.
 
 Costs per path: physical-model runs (forward runs; gradient evaluations
 counted as runs, one forward + one reverse pass each), surrogate training
@@ -40,22 +50,24 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-
 from jlsm.errors import InputError
 
 from .calibrate import calibrate_sites, rmse_objective
 from .data import RunSet, comparison_designs, sobol_design
 from .encoding import positional_encoding
 from .fidelity import flux_fidelity
-from .generator import ParameterGenerator, site_features
+from .generators_loo import loo_generators
 from .land import LandInputs, forcing_features, land_simulator
 from .lstm import build_network, count_weights
 from .model import SiteInputs
+from .direct import load_direct
 from .train import train_surrogate
 
-__all__ = ["GROWING_SEASON_START", "CompareResult", "CompareSettings", "compare", "compare_data",
+__all__ = ["GROWING_SEASON_START", "WINDOWS", "CompareResult", "CompareSettings", "compare", "compare_data",
            "windowed_collection"]
+
+WINDOWS = ("growing_season", "records")
+"""Window modes of :class:`CompareSettings`: per-site growing-season windows, or the collection's own."""
 
 GROWING_SEASON_START = {
     "CN-Cng": "2008-06-20",  # Changling grassland: summer rains, peak growth July-August
@@ -72,9 +84,11 @@ GROWING_SEASON_START = {
 class CompareSettings:
     """Settings of :func:`compare` (defaults: the documented CPU run).
 
-    Windows [d]: ``lead_days`` lead-in, ``fit_days`` fit, ``test_days`` test per site.
+    Windows: ``windows`` (one of :data:`WINDOWS`); for ``"growing_season"``, ``lead_days``
+    lead-in, ``fit_days`` fit, ``test_days`` test per site [d]; ``"records"`` ignores them.
     ``spinup_years``: spin-up cycles of the model (over the whole window when shorter than a year).
-    Direct calibration (d): ``starts`` Sobol' starts (the default is start 0), ``steps`` Adam steps.
+    Direct calibration (d): ``starts`` Sobol' starts (the default is start 0), ``steps`` Adam steps;
+    or ``direct_from``: a ``jlsm calibrate`` calibration.nc to read it from (not re-run).
     Surrogates: ``designs`` trained, ``hidden``, ``n_layers``, ``head_width`` of the
     multi-task LSTM (``kind="single"`` for one LSTM per flux), ``n_frequencies`` of the
     positional encoding, training windows of ``window`` steps (``burn_in`` not scored),
@@ -87,6 +101,7 @@ class CompareSettings:
     (``gradient_runs`` of them for gradients).
     """
 
+    windows: str = "growing_season"
     lead_days: float = 3.0
     fit_days: float = 30.0
     test_days: float = 15.0
@@ -94,6 +109,7 @@ class CompareSettings:
     starts: int = 8
     steps: int = 150
     learning_rate: float = 0.1
+    direct_from: str | None = None
     sobol: int = 256
     designs: tuple = ("oat", "sobol_1x", "sobol_4x")
     kind: str = "multi"
@@ -122,6 +138,10 @@ class CompareSettings:
     chunk: int = 32
     seed: int = 0
 
+    def __post_init__(self):
+        if self.windows not in WINDOWS:
+            raise InputError(f"surrogate compare: windows must be one of {', '.join(WINDOWS)}, got {self.windows!r}")
+
 
 @dataclasses.dataclass
 class CompareResult:
@@ -134,6 +154,8 @@ class CompareResult:
         fidelity: design -> {"sites": {site: flux_fidelity}, "pooled": ..., "gradient": {...}, "training": {...}}.
         objective: method -> (S,) fit-window RMSE(Qh) + RMSE(Qle) [W m-2] in the physical model.
         timing: step -> wall seconds; settings: the :class:`CompareSettings` as a dict; sites, pft.
+        series: method -> (S, T, 2) physical-model Qh, Qle [W m-2].
+        direct: where (d) came from (``re_run`` True, or the file and its attributes).
     """
 
     skill: object
@@ -146,6 +168,7 @@ class CompareResult:
     sites: list
     pft: list
     series: dict
+    direct: dict = dataclasses.field(default_factory=dict)
 
 
 def windowed_collection(path, *, sites: Sequence[str] | None = None, lead_days: float = 5.0,
@@ -187,10 +210,15 @@ def windowed_collection(path, *, sites: Sequence[str] | None = None, lead_days: 
 
 def compare_data(path, settings: CompareSettings = CompareSettings(), *, sites=None, starts=None):
     """The :class:`jlsm.calibration.CalibrationData` of a windowed collection (see :func:`windowed_collection`),
-    fit masks cut to start after the lead-in."""
+    fit masks cut to start after the lead-in; with ``settings.windows == "records"`` the collection's own
+    periods and fit/test split (``starts`` must then be None)."""
     from jlsm.calibration.sites import calibration_data
     from jlsm.sites import load_collection
 
+    if settings.windows == "records":
+        if starts:
+            raise InputError("surrogate compare: windows='records' uses the collection's periods; do not pass starts")
+        starts = {}
     col, fit_start = windowed_collection(path, sites=sites, lead_days=settings.lead_days, fit_days=settings.fit_days,
                                          test_days=settings.test_days, starts=starts)
     batch = load_collection(col)
@@ -244,81 +272,6 @@ def _objective(sims, obs, mask):
     return np.asarray(out)
 
 
-def _generator_step(space, objective, optimizer, static):
-    """Jitted Adam step of K generators at once (one per fold), site weights (K, S) per fold."""
-
-    def fold_loss(params, weights, sim, feats, inputs, obs):
-        gen = eqx.combine(params, static)
-
-        def per_site(x, inp, o):
-            return objective(sim(space.to_physical(gen(x)), inp), o)
-
-        losses = jax.vmap(per_site)(feats, inputs, obs)
-        return jnp.sum(weights * losses) / jnp.sum(weights)
-
-    @eqx.filter_jit
-    def step(params, state, weights, sim, feats, inputs, obs):
-        def total(p):
-            per_fold = jax.vmap(fold_loss, in_axes=(0, 0, None, None, None, None))(p, weights, sim, feats, inputs, obs)
-            return jnp.sum(per_fold), per_fold
-
-        (_, per_fold), grads = jax.value_and_grad(total, has_aux=True)(params)
-        # a fold whose loss or gradient is not finite skips this update (the others go on)
-        leaves = jax.tree_util.tree_leaves(grads)
-        ok = jnp.isfinite(per_fold)
-        for g in leaves:
-            ok = ok & jnp.all(jnp.isfinite(g.reshape(g.shape[0], -1)), axis=1)
-        grads = jax.tree_util.tree_map(
-            lambda g: jnp.where(ok.reshape((-1,) + (1,) * (g.ndim - 1)), g, 0.0), grads)
-        updates, state = optimizer.update(grads, state, params)
-        return optax.apply_updates(params, updates), state, jnp.where(ok, per_fold, jnp.nan)
-
-    return step
-
-
-def train_generators(simulate: Callable, space, features, inputs, observations, weights, *, u0=None,
-                     width: int = 32, depth: int = 2, steps: int = 150, learning_rate: float = 0.02,
-                     seed: int = 0, objective: Callable = rmse_objective):
-    """Train K generators at once, fold k on the sites with ``weights[k] > 0`` (one compiled program).
-
-    Args:
-        simulate: ``simulate(theta (P,), inputs) -> (T, 2)``; ``inputs`` leading axis S.
-        features: (S, K_f) site features; observations (S, T, 2) fit window, NaN elsewhere.
-        weights: (K, S) site weights per fold (leave-one-out: 1 but 0 at the left-out site).
-        u0: (K, P) unconstrained starting parameters per fold (default 0, the middle of the ranges).
-    Returns:
-        (parameters (K, S, P) physical for every fold and site, loss history (steps, K), seconds).
-    """
-    feats = np.asarray(features, float)
-    w = np.asarray(weights, float)
-    n_k = w.shape[0]
-    key = jax.random.PRNGKey(seed)
-    gens = []
-    for k in range(n_k):
-        train = w[k] > 0
-        gens.append(ParameterGenerator(feats[train], space.size, width=width, depth=depth,
-                                       u0=None if u0 is None else u0[k], key=jax.random.fold_in(key, k)))
-    static = eqx.partition(gens[0], eqx.is_inexact_array)[1]
-    params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[eqx.partition(g, eqx.is_inexact_array)[0] for g in gens])
-    opt = optax.adam(optax.cosine_decay_schedule(learning_rate, int(steps), 0.01))
-    state = opt.init(params)
-    step = _generator_step(space, objective, opt, static)
-    f, o, wj = jnp.asarray(feats), jnp.asarray(observations), jnp.asarray(w)
-    hist = []
-    t0 = _time.perf_counter()
-    for _ in range(int(steps)):
-        params, state, per_fold = step(params, state, wj, simulate, f, inputs, o)
-        hist.append(np.asarray(per_fold))
-    seconds = _time.perf_counter() - t0
-
-    def physical(p):
-        gen = eqx.combine(p, static)
-        return jax.vmap(lambda x: space.to_physical(gen(x)))(f)
-
-    theta = np.asarray(jax.vmap(physical)(params))
-    return theta, np.asarray(hist), seconds
-
-
 @eqx.filter_jit
 def _gradients(sim, inputs, x, obs, lo, span):
     """d objective / d range-scaled parameters, (S, R, P), for sets x (S, R, P) in [0, 1]."""
@@ -359,6 +312,7 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
     obs_fit = _fit_obs(data)
     obs_all = np.stack([np.asarray(data.obs[v], float) for v in ("Qh", "Qle")], axis=-1)
     time = _filled_time(data.time)
+    from_file = load_direct(st.direct_from, data) if st.direct_from else None  # checked before any run
 
     def run(x):  # physical-model fluxes (S, N, T, 2) of sets x (S, N, P)
         return simulate_sets(data, x, variables=("Qh", "Qle"), chunk=st.chunk)
@@ -392,15 +346,21 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
         costs["sobol256"] = {"model_runs": S * int(st.sobol), "surrogate_training_s": 0.0, "calibration_s": 0.0,
                              "total_s": per_run_s * int(st.sobol)}
 
-    # --- direct calibration (d)
-    t0 = _time.perf_counter()
-    res = calibrate(data, starts=st.starts, steps=st.steps, learning_rate=st.learning_rate, seed=st.seed,
-                    chunk=min(50, st.steps))
-    timing["d"] = _time.perf_counter() - t0
-    params["d"] = np.asarray(res["best"].values)
-    costs["d"] = {"model_runs": int(res.attrs["model_runs"]), "surrogate_training_s": 0.0,
-                  "calibration_s": timing["d"], "total_s": timing["d"]}
-    say(f"direct calibration: {timing['d']:.0f} s")
+    # --- direct calibration (d), or its result from an earlier jlsm calibrate run
+    if from_file is not None:
+        params["d"], costs["d"], direct = from_file
+        say(f"direct calibration read from {st.direct_from}: {costs['d']['calibration_s']:.0f} s, "
+            f"{costs['d']['model_runs']} model runs there")
+    else:
+        t0 = _time.perf_counter()
+        res = calibrate(data, starts=st.starts, steps=st.steps, learning_rate=st.learning_rate, seed=st.seed,
+                        chunk=min(50, st.steps))
+        timing["d"] = _time.perf_counter() - t0
+        params["d"] = np.asarray(res["best"].values)
+        costs["d"] = {"model_runs": int(res.attrs["model_runs"]), "surrogate_training_s": 0.0,
+                      "calibration_s": timing["d"], "total_s": timing["d"]}
+        direct = {"re_run": True, "starts": int(st.starts), "steps": int(st.steps), "truncate": int(res.attrs["truncate"])}
+        say(f"direct calibration: {timing['d']:.0f} s")
 
     # --- surrogates
     forcing = np.asarray(forcing_features(data.forcing), float)
@@ -409,13 +369,19 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
     # the LSTM is causal: calibration through it needs the record only up to the last fit step
     stop = int(np.max(np.nonzero(np.any(data.fit, axis=0))[0])) + 1
     s_cut = SiteInputs(sinputs.forcing[:, :stop], sinputs.encoding[:, :stop])
-    obs_cut = jnp.asarray(obs_fit[:, :stop], jnp.float32)
+    obs_cut = jnp.asarray(_burned_in(obs_fit, data, st.burn_in)[:, :stop], jnp.float32)
     valid = np.asarray(data.fit | data.test | _lead_mask(data))
     rng = np.random.default_rng(st.seed)
     surrogates, fidelity = {}, {}
     in_size = forcing.shape[-1] + P + 4 * st.n_frequencies
     model_sim = land_simulator(space, spinup_years=st.spinup_years, checkpoint_every=None)
-    minputs = LandInputs(data.models, data.forcing)
+    # the model's fit objective needs the record up to the last fit step when its run is causal there
+    # (spin-up over the first year only: jlsm.calibration.CalibrationData.causal_steps)
+    m_stop = stop if data.causal_steps is not None and stop >= data.causal_steps else T
+    minputs = LandInputs(data.models, jax.tree_util.tree_map(
+        lambda a: a[:, :m_stop] if eqx.is_array(a) and a.ndim >= 2 and a.shape[1] == T else a, data.forcing))
+    obs_m = obs_fit[:, :m_stop]
+    timing["model_steps_for_gradients"] = m_stop
     fid_site = np.repeat(np.arange(S), st.fidelity_runs)
     g_sets = fid[: st.gradient_runs]
     lo, span = jnp.asarray(bounds[:, 0]), jnp.asarray(bounds[:, 1] - bounds[:, 0])
@@ -423,7 +389,7 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
     gm = None
     if st.gradient_runs > 0:
         t0 = _time.perf_counter()
-        gm = np.asarray(_gradients(model_sim, minputs, jnp.asarray(xg), jnp.asarray(obs_fit), lo, span), float)
+        gm = np.asarray(_gradients(model_sim, minputs, jnp.asarray(xg), jnp.asarray(obs_m), lo, span), float)
         timing["model_gradients"] = _time.perf_counter() - t0
     for d in names:
         R = sizes[d]
@@ -453,7 +419,7 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
             "sites": fsite,
             "pooled": flux_fidelity(np.where(ok, pred, np.nan).reshape(-1, T, 2)[:, valid.any(0)],
                                     np.where(ok, y_fid, np.nan).reshape(-1, T, 2)[:, valid.any(0)]),
-            "gradient": _gradient_scores(sur, sinputs, xg, obs_fit, lo, span, gm),
+            "gradient": _gradient_scores(sur, s_cut, xg, obs_fit[:, :stop], lo, span, gm),
             "training": {"runs": S * R, "val_runs": n_val, "weights": count_weights(sur.net), "seconds": t_train,
                          "steps": hist.get("steps"), "best_step": hist.get("best_step"),
                          "best_val_loss": hist.get("best_val_loss"), "stopped_early": hist.get("stopped_early")},
@@ -475,14 +441,14 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
 
         # (b) generator through the frozen surrogate, leave one site out
         if d in st.generator_designs:
-            theta_b, _, t_gen = _loo_generators(sur.simulate, space, data, s_cut, obs_cut, defaults, st)
+            theta_b, _, t_gen = loo_generators(sur.simulate, space, data, s_cut, obs_cut, defaults, st)
             params[f"b_{d}"] = theta_b
             costs[f"b_{d}"] = {"model_runs": S * R + S, "surrogate_training_s": t_train, "calibration_s": t_gen,
                                "total_s": data_s + t_train + t_gen + per_run_s}
             say(f"generator through surrogate {d}: {t_gen:.0f} s")
 
     # (c) generator through the physical model, leave one site out
-    theta_c, hist_c, t_c = _loo_generators(model_sim, space, data, minputs, obs_fit, defaults, st)
+    theta_c, hist_c, t_c = loo_generators(model_sim, space, data, minputs, obs_m, defaults, st)
     params["c"] = theta_c
     costs["c"] = {"model_runs": int(st.gen_steps) * S * (S - 1) + S, "surrogate_training_s": 0.0, "calibration_s": t_c,
                   "total_s": t_c + per_run_s}
@@ -505,7 +471,7 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
     timing["total"] = _time.perf_counter() - t_all
     return CompareResult(sk, {m: params[m] for m in order}, {m: costs[m] for m in order}, fidelity, objective,
                          timing, dataclasses.asdict(st), list(map(str, data.sites)), list(map(str, data.pft)),
-                         {m: series[m] for m in order})
+                         {m: series[m] for m in order}, direct)
 
 
 def _gradient_scores(sur, sinputs, xg, obs_fit, lo, span, gm) -> dict:
@@ -528,25 +494,17 @@ def _gradient_scores(sur, sinputs, xg, obs_fit, lo, span, gm) -> dict:
             "finite": int(ok.sum()), "sets": int(ok.size), "model_gradient_finite": int(np.isfinite(gm).all(-1).sum())}
 
 
+def _burned_in(obs, data, burn_in):
+    """obs (S, T, 2) with the first ``burn_in`` steps of each site's record set to NaN (surrogate start-up)."""
+    t = np.asarray(data.time)
+    first = np.argmax(~np.isnat(t), axis=1)
+    early = np.arange(t.shape[1])[None, :] < (first + int(burn_in))[:, None]
+    return np.where(early[..., None], np.nan, obs)
+
+
 def _lead_mask(data):
     """(S, T) steps of the record before the fit window (lead-in)."""
     t = np.asarray(data.time)
     ok = ~np.isnat(t)
     first = np.array([t[i][data.fit[i]].min() if data.fit[i].any() else t[i][ok[i]].min() for i in range(t.shape[0])])
     return ok & (t < first[:, None])
-
-
-def _loo_generators(sim, space, data, inputs, obs_fit, defaults, st):
-    """Leave-one-site-out generators through ``sim``: parameters (S, P) for each site from the fold without it."""
-    S = data.n_sites
-    forcing = np.asarray(forcing_features(data.forcing), float)
-    canopy = np.asarray(data.models.site.canopy_height, float).reshape(S, -1)[:, :1]
-    z_ref = np.asarray(data.models.site.z_ref, float).reshape(S, -1)[:, :1]
-    feats = site_features(np.concatenate([canopy, z_ref], axis=1), forcing, masks=data.fit)
-    w = 1.0 - np.eye(S)
-    u_def = np.asarray(space.to_unconstrained(defaults))
-    u0 = np.stack([u_def[w[k] > 0].mean(axis=0) for k in range(S)])
-    theta, hist, seconds = train_generators(sim, space, feats, inputs, obs_fit, w, u0=u0, width=st.gen_width,
-                                            depth=st.gen_depth, steps=st.gen_steps,
-                                            learning_rate=st.gen_learning_rate, seed=st.seed)
-    return theta[np.arange(S), np.arange(S)], hist, seconds

@@ -76,6 +76,7 @@ def summary(result) -> dict:
     out["objective_fit"] = {m: dict(zip(result.sites, v)) for m, v in result.objective.items()}
     out["fidelity"] = result.fidelity
     out["settings"] = result.settings
+    out["direct"] = getattr(result, "direct", {})
     out["data_sources"] = {s: DATA_SOURCES.get(s, "see the collection") for s in result.sites}
     out["notes"] = ("scale 'halfhourly' is the collection's native step; RMSE and bias in W m-2; "
                     "model_runs counts forward runs and gradient evaluations of the physical model")
