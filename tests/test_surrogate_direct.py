@@ -36,7 +36,8 @@ def records():
     return data, batch
 
 
-def _calibration_file(path, data, *, sites=None, names=None, lower=None, upper=None, best=None, attrs=None):
+def _calibration_file(path, data, *, sites=None, names=None, lower=None, upper=None, best=None, attrs=None,
+                      fit=None):
     """A calibration.nc with the layout of ``jlsm calibrate`` (the variables the loader reads)."""
     sites = list(map(str, data.sites)) if sites is None else sites
     names = list(map(str, data.names)) if names is None else names
@@ -48,6 +49,8 @@ def _calibration_file(path, data, *, sites=None, names=None, lower=None, upper=N
                     coords={"site": sites, "parameter": names},
                     attrs={"model_runs": 1234, "wall_seconds": 56.5, "starts": 3, "steps": 7}
                     if attrs is None else attrs)
+    ds["fit_mask"] = (("site", "step"), np.asarray(data.fit if fit is None else fit, np.int8))
+    ds["test_mask"] = (("site", "step"), np.asarray(data.test, np.int8))
     ds.to_netcdf(path)
     return x
 
@@ -107,7 +110,7 @@ def test_direct_from_file(records, tmp_path):
     assert source["attrs"]["starts"] == 3 and source["attrs"]["steps"] == 7
 
 
-@pytest.mark.parametrize("what", ["site", "parameter", "lower", "upper", "outside", "attribute", "missing"])
+@pytest.mark.parametrize("what", ["site", "parameter", "lower", "upper", "outside", "attribute", "window", "missing"])
 def test_direct_from_file_mismatch(records, tmp_path, what):
     from jlsm.surrogate.direct import load_direct
 
@@ -137,6 +140,11 @@ def test_direct_from_file_mismatch(records, tmp_path, what):
         best[0, 1] = hi[0, 1] + (hi[0, 1] - lo[0, 1])
         kwargs["best"] = best
         expect = ["'best'", "outside", str(data.names[1])]
+    elif what == "window":
+        fit = np.array(data.fit)
+        fit[1, np.argmax(fit[1])] = False  # one step less in the second site's fit window
+        kwargs["fit"] = fit
+        expect = ["'fit_mask'", "1 steps differ", str(data.sites[1])]
     elif what == "attribute":
         kwargs["attrs"] = {"model_runs": 10}
         expect = ["wall_seconds"]

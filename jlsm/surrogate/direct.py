@@ -6,7 +6,8 @@ it was already run on the same sites and windows (e.g. ``jlsm calibrate
 examples/sites.toml --out results/protocol``), :func:`load_direct` takes its
 ``best`` parameters and its cost from the file instead of running it again.
 The file must describe the comparison's problem: the same site names (in
-order), parameter names (in order) and bounds (``lower``, ``upper``).
+order), parameter names (in order) and bounds (``lower``, ``upper``), and, when
+the file has them, the same fit and test windows (``fit_mask``, ``test_mask``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ def load_direct(path, data) -> tuple[np.ndarray, dict, dict]:
             raise InputError(f"surrogate compare: {p}: variable '{v}' differs from the comparison's bounds at "
                              f"{bad.sum()} entries, first site {sites[i]} parameter {names[j]}: "
                              f"{got[i, j]:g} in the file, {want[i, j]:g} expected")
+    for v, want in (("fit_mask", data.fit), ("test_mask", data.test)):  # the windows, when the file has them
+        if v not in ds:
+            continue
+        got = np.asarray(ds[v].values).astype(bool)
+        want = np.asarray(want, bool)
+        if got.shape != want.shape or not np.array_equal(got, want):
+            detail = (f"shape {got.shape} against {want.shape}" if got.shape != want.shape else
+                      f"{int((got != want).sum())} steps differ, first at site {sites[np.argwhere(got != want)[0][0]]}")
+            raise InputError(f"surrogate compare: {p}: variable '{v}' is not the comparison's {v.split('_')[0]} "
+                             f"window ({detail}); run both on the same collection and windows")
     best = np.asarray(ds["best"].transpose("site", "parameter").values, float)
     if not np.all(np.isfinite(best)):
         i, j = np.argwhere(~np.isfinite(best))[0]
