@@ -171,3 +171,12 @@ def test_cli_direct_from_missing_file(records, tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(missing) in err[0] and "--direct-from" in err[0]
+
+
+def test_leave_one_site_out_keeps_split_records_together():
+    """The two runs of a split record (US-CRT#1, US-CRT#2) share a site: each one's fold leaves out both."""
+    from jlsm.surrogate.generators_loo import loo_weights
+
+    w = loo_weights(["CN-Cng", "US-CRT", "US-CRT", "DE-Tha"])
+    expected = np.array([[0, 1, 1, 1], [1, 0, 0, 1], [1, 0, 0, 1], [1, 1, 1, 0]], float)
+    np.testing.assert_array_equal(w, expected)

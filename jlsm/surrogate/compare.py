@@ -56,7 +56,7 @@ from .calibrate import calibrate_sites, rmse_objective
 from .data import RunSet, comparison_designs, sobol_design
 from .encoding import positional_encoding
 from .fidelity import flux_fidelity
-from .generators_loo import loo_generators
+from .generators_loo import loo_generators, loo_weights
 from .land import LandInputs, forcing_features, land_simulator
 from .lstm import build_network, count_weights
 from .model import SiteInputs
@@ -450,7 +450,8 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
     # (c) generator through the physical model, leave one site out
     theta_c, hist_c, t_c = loo_generators(model_sim, space, data, minputs, obs_m, defaults, st)
     params["c"] = theta_c
-    costs["c"] = {"model_runs": int(st.gen_steps) * S * (S - 1) + S, "surrogate_training_s": 0.0, "calibration_s": t_c,
+    pairs = int(loo_weights(data.site_ids or data.sites).sum())  # (fold, entry) pairs trained on
+    costs["c"] = {"model_runs": int(st.gen_steps) * pairs + S, "surrogate_training_s": 0.0, "calibration_s": t_c,
                   "total_s": t_c + per_run_s}
     say(f"generator through the model: {t_c:.0f} s")
 

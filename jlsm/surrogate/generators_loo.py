@@ -23,7 +23,14 @@ from .calibrate import rmse_objective
 from .generator import ParameterGenerator, site_features
 from .land import forcing_features
 
-__all__ = ["loo_generators", "train_generators"]
+__all__ = ["loo_generators", "loo_weights", "train_generators"]
+
+
+def loo_weights(site_ids) -> np.ndarray:
+    """(K, K) fold weights: fold k trains on every entry of another site (0 for all entries of k's site,
+    e.g. both runs of a split record; 1 otherwise)."""
+    ids = np.asarray([str(i) for i in site_ids])
+    return (ids[None, :] != ids[:, None]).astype(float)
 
 
 def _generator_step(space, objective, optimizer, static):
@@ -107,6 +114,7 @@ def loo_generators(sim, space, data, inputs, obs_fit, defaults, st):
 
     ``data``: the :class:`jlsm.calibration.CalibrationData` (site features from its models, forcing and fit
     masks); ``obs_fit`` (S, T, 2) fit-window Qh, Qle; ``st``: a :class:`jlsm.surrogate.compare.CompareSettings`.
+    Entries of one site (``data.site_ids``, e.g. the two runs of a split record) are left out together.
     Returns (parameters (S, P), loss history (steps, S), seconds).
     """
     S = data.n_sites
@@ -114,7 +122,7 @@ def loo_generators(sim, space, data, inputs, obs_fit, defaults, st):
     canopy = np.asarray(data.models.site.canopy_height, float).reshape(S, -1)[:, :1]
     z_ref = np.asarray(data.models.site.z_ref, float).reshape(S, -1)[:, :1]
     feats = site_features(np.concatenate([canopy, z_ref], axis=1), forcing, masks=data.fit)
-    w = 1.0 - np.eye(S)
+    w = loo_weights(data.site_ids or data.sites)
     u_def = np.asarray(space.to_unconstrained(defaults))
     u0 = np.stack([u_def[w[k] > 0].mean(axis=0) for k in range(S)])
     theta, hist, seconds = train_generators(sim, space, feats, inputs, obs_fit, w, u0=u0, width=st.gen_width,
