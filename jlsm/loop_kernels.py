@@ -41,6 +41,7 @@ DEFAULT_MAX_BYTES = 2**40
 """Bytes a loop's buffers may total to be compiled as one kernel (1 TiB: every loop without a library call)."""
 
 _OPTION = "xla_cpu_small_while_loop_byte_threshold"
+_DEVICES = "xla_force_host_platform_device_count"
 
 
 def enable_loop_kernels(max_bytes: int = DEFAULT_MAX_BYTES) -> bool:
@@ -71,6 +72,37 @@ def enable_loop_kernels(max_bytes: int = DEFAULT_MAX_BYTES) -> bool:
     return True
 
 
+def set_cpu_devices(count: int) -> bool:
+    """Give JAX ``count`` CPU devices, so that batched runs spread over ``count`` cores.
+
+    A loop compiled as one kernel (:func:`enable_loop_kernels`) runs on one
+    core. ``jlsm.calibrate`` and ``jlsm.invert`` spread their site x start axis
+    over every device JAX sees, so one CPU device per core uses them all.
+    Call it before the first JAX computation of the process. It adds
+    ``--xla_force_host_platform_device_count=<count>`` to ``XLA_FLAGS``. It
+    changes nothing if ``XLA_FLAGS`` already sets a device count (your own
+    value wins) or if JAX has already started its backends.
+
+    Args:
+        count: number of CPU devices, a positive integer (1 is JAX's default).
+
+    Returns:
+        True if ``XLA_FLAGS`` carries ``count`` devices (set now or before; True for 1
+        without a flag), False if it does not.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+        raise ValueError(f"set_cpu_devices: count must be a positive integer number of devices, got {count!r}")
+    flags = os.environ.get("XLA_FLAGS", "")
+    if _DEVICES in flags:
+        return f"--{_DEVICES}={count}" in flags.split()
+    if count == 1:
+        return True  # JAX's default: one CPU device
+    if _backends_started():
+        return False
+    os.environ["XLA_FLAGS"] = f"{flags} --{_DEVICES}={count}".strip()
+    return True
+
+
 def _backends_started() -> bool:
     """Whether JAX has started its backends (after which XLA_FLAGS is not read again)."""
     if "jax" not in sys.modules:
@@ -83,4 +115,4 @@ def _backends_started() -> bool:
     return bool(started()) if started is not None else False
 
 
-__all__ = ["enable_loop_kernels", "DEFAULT_MAX_BYTES"]
+__all__ = ["enable_loop_kernels", "set_cpu_devices", "DEFAULT_MAX_BYTES"]

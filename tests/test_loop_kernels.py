@@ -103,3 +103,52 @@ def test_xla_compiles_the_time_loop_as_one_kernel_with_the_same_results():
     assert on["one_kernel"] is True  # XLA turned the time loop into a single-kernel call
     assert off["one_kernel"] is False  # at XLA's default threshold it stays a loop of kernels
     np.testing.assert_allclose(on["temperature"], off["temperature"], rtol=0, atol=1e-9)
+
+
+def test_cpu_devices_are_set_in_xla_flags(fresh):
+    assert loop_kernels.set_cpu_devices(1) is True
+    assert "XLA_FLAGS" not in os.environ  # one device is JAX's default: nothing to set
+    assert loop_kernels.set_cpu_devices(3) is True
+    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=3"
+    assert loop_kernels.set_cpu_devices(3) is True  # already there
+    assert loop_kernels.set_cpu_devices(2) is False  # the first value stays
+    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=3"
+
+
+def test_cpu_devices_change_nothing_once_jax_has_started(monkeypatch):
+    monkeypatch.setattr(loop_kernels, "_backends_started", lambda: True)
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    assert loop_kernels.set_cpu_devices(2) is False
+    assert "XLA_FLAGS" not in os.environ
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True, None])
+def test_a_bad_device_count_is_named(fresh, bad):
+    with pytest.raises(ValueError, match="count must be a positive integer"):
+        loop_kernels.set_cpu_devices(bad)
+
+
+def test_the_command_gives_jax_the_devices_it_is_asked_for():
+    code = textwrap.dedent(
+        """
+        import sys
+        import importlib
+        cli = importlib.import_module("jlsm.cli.main")
+        seen = {}
+        def run(args):
+            import jax
+            seen["n"] = len(jax.devices())
+            return 0
+        cli.COMMANDS["data"].run = run
+        code = cli.main(["--cpu-devices", sys.argv[1], "data", "report", "x.toml"])
+        print(seen["n"])
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", code, "3"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "3"
+    bad = subprocess.run([sys.executable, "-m", "jlsm", "--cpu-devices", "none", "data", "report", "x.toml"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2
+    assert "--cpu-devices" in bad.stderr and "positive integer or 'auto'" in bad.stderr
