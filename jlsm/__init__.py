@@ -1,11 +1,12 @@
 """jlsm: a differentiable land-surface model in JAX.
 
-Importing jlsm changes no global JAX setting (the ``jlsm`` command sets all
-three below). Enable float64 yourself with
-``jax.config.update("jax_enable_x64", True)``, keep compiled programs on disk
-between processes with :func:`enable_compilation_cache`, and let XLA compile
-small CPU time loops as single kernels with :func:`enable_loop_kernels`
-(both before the first JAX computation).
+Importing jlsm changes no global JAX setting (the ``jlsm`` command sets the
+first three below, ``jlsm --cpu-devices`` the fourth). Enable float64 yourself
+with ``jax.config.update("jax_enable_x64", True)``, keep compiled programs on
+disk between processes with :func:`enable_compilation_cache`, let XLA compile
+CPU time loops as single kernels with :func:`enable_loop_kernels`, and spread
+batched runs over the cores with :func:`set_cpu_devices` (the last two before
+the first JAX computation).
 
 Layout, one line per room (``v2``: rooms of physics version 2, filled as it lands);
 every module and subpackage is reachable as an attribute (``jlsm.io``,
@@ -57,7 +58,7 @@ with _paused_gc():  # importing Equinox and jlsm's modules (see jlsm._gc)
     from .forcing import Forcing
     from .grid import SoilGrid
     from .inverse import Objective, Tolerances, invert
-    from .loop_kernels import enable_loop_kernels
+    from .loop_kernels import enable_loop_kernels, set_cpu_devices
     from .model import LandSurfaceModel, Output, simulate
     from .observe import Observable, Observations
     from .params import Parameter, ParameterSpace
@@ -142,6 +143,7 @@ __all__ = [
     "TridiagonalSolver",
     "enable_compilation_cache",
     "enable_loop_kernels",
+    "set_cpu_devices",
     "invert",
     "simulate",
 ]
