@@ -180,3 +180,17 @@ def test_leave_one_site_out_keeps_split_records_together():
     w = loo_weights(["CN-Cng", "US-CRT", "US-CRT", "DE-Tha"])
     expected = np.array([[0, 1, 1, 1], [1, 0, 0, 1], [1, 0, 0, 1], [1, 1, 1, 0]], float)
     np.testing.assert_array_equal(w, expected)
+
+
+def test_diverged_runs_found_on_valid_steps_only():
+    from jlsm.surrogate.compare import DIVERGED_WM2, diverged_runs
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(0.0, 100.0, size=(2, 3, 10, 2))
+    valid = np.ones((2, 10), bool)
+    valid[1, 8:] = False  # padding of the second site
+    y[0, 1, 4, 1] = 2 * DIVERGED_WM2  # a blown-up run
+    y[1, 2, 3, 0] = np.nan  # a non-finite run
+    y[1, 0, 9, 0] = 1e9  # huge, but on padding: not judged
+    expected = np.array([[False, True, False], [False, False, True]])
+    np.testing.assert_array_equal(diverged_runs(y, valid), expected)

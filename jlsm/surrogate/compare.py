@@ -66,6 +66,11 @@ from .train import train_surrogate
 __all__ = ["GROWING_SEASON_START", "WINDOWS", "CompareResult", "CompareSettings", "compare", "compare_data",
            "windowed_collection"]
 
+DIVERGED_WM2 = 4 * 1361.0
+"""|Qh| or |Qle| [W m-2] above which a training or fidelity run counts as diverged and is left out:
+four times the solar constant (1361 W m-2, Kopp and Lean 2011, doi:10.1029/2010GL045777), far above
+any flux the available energy can drive."""
+
 WINDOWS = ("growing_season", "records")
 """Window modes of :class:`CompareSettings`: per-site growing-season windows, or the collection's own."""
 
@@ -332,8 +337,18 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
     per_run_s = timing["model_runs_forward"] / sets.shape[1]
     say(f"{S * sets.shape[1]} model runs in {timing['model_runs_forward']:.0f} s")
     offs = np.cumsum([0] + [sizes[d] for d in names] + [st.fidelity_runs, sob.shape[1], 1])
-    y_design = {d: y[:, offs[k]:offs[k + 1]] for k, d in enumerate(names)}
-    y_fid = y[:, offs[len(names)]:offs[len(names) + 1]]
+    valid = np.asarray(data.fit | data.test | _lead_mask(data))
+    # a run of an extreme joint parameter set can blow up (whole records: seen at DE-Hai); it would
+    # swamp the surrogate's normalisation, so diverged runs are left out of training and fidelity
+    diverged = diverged_runs(y, valid)
+    y_design = {d: np.where(diverged[:, offs[k]:offs[k + 1], None, None], np.nan, y[:, offs[k]:offs[k + 1]])
+                for k, d in enumerate(names)}
+    n_div = {d: int(diverged[:, offs[k]:offs[k + 1]].sum()) for k, d in enumerate(names)}
+    y_fid = np.where(diverged[:, offs[len(names)]:offs[len(names) + 1], None, None], np.nan,
+                     y[:, offs[len(names)]:offs[len(names) + 1]])
+    n_div["fidelity"] = int(diverged[:, offs[len(names)]:offs[len(names) + 1]].sum())
+    if any(n_div.values()):
+        say(f"diverged runs left out (|flux| > {DIVERGED_WM2:g} W m-2 or not finite): {n_div}")
     y_sob = y[:, offs[len(names) + 1]:offs[len(names) + 2]]
     series["default"] = y[:, -1]
     params["default"] = defaults
@@ -370,7 +385,6 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
     stop = int(np.max(np.nonzero(np.any(data.fit, axis=0))[0])) + 1
     s_cut = SiteInputs(sinputs.forcing[:, :stop], sinputs.encoding[:, :stop])
     obs_cut = jnp.asarray(_burned_in(obs_fit, data, st.burn_in)[:, :stop], jnp.float32)
-    valid = np.asarray(data.fit | data.test | _lead_mask(data))
     rng = np.random.default_rng(st.seed)
     surrogates, fidelity = {}, {}
     in_size = forcing.shape[-1] + P + 4 * st.n_frequencies
@@ -420,7 +434,8 @@ def compare(data, settings: CompareSettings = CompareSettings(), *, batch=None,
             "pooled": flux_fidelity(np.where(ok, pred, np.nan).reshape(-1, T, 2)[:, valid.any(0)],
                                     np.where(ok, y_fid, np.nan).reshape(-1, T, 2)[:, valid.any(0)]),
             "gradient": _gradient_scores(sur, s_cut, xg, obs_fit[:, :stop], lo, span, gm),
-            "training": {"runs": S * R, "val_runs": n_val, "weights": count_weights(sur.net), "seconds": t_train,
+            "diverged_fidelity_runs": n_div["fidelity"],
+            "training": {"runs": S * R, "val_runs": n_val, "diverged_runs": n_div[d], "weights": count_weights(sur.net), "seconds": t_train,
                          "steps": hist.get("steps"), "best_step": hist.get("best_step"),
                          "best_val_loss": hist.get("best_val_loss"), "stopped_early": hist.get("stopped_early")},
         }
@@ -493,6 +508,13 @@ def _gradient_scores(sur, sinputs, xg, obs_fit, lo, span, gm) -> dict:
             "cosine_median": float(np.median(cos[ok])) if ok.any() else nan,
             "relative_error_median": float(np.median(rel[ok])) if ok.any() else nan,
             "finite": int(ok.sum()), "sets": int(ok.size), "model_gradient_finite": int(np.isfinite(gm).all(-1).sum())}
+
+
+def diverged_runs(y, valid, limit: float = DIVERGED_WM2) -> np.ndarray:
+    """(S, N) True where run n of site s (fluxes y (S, N, T, 2) [W m-2]) is not finite or exceeds ``limit``
+    in magnitude at a ``valid`` (S, T) step (padding is not judged)."""
+    yv = np.where(np.asarray(valid)[:, None, :, None], y, 0.0)
+    return ~np.all(np.isfinite(yv) & (np.abs(yv) <= limit), axis=(2, 3))
 
 
 def _burned_in(obs, data, burn_in):
