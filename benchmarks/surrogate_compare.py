@@ -15,7 +15,8 @@ Usage::
     python benchmarks/surrogate_compare.py [--sites CN-Cng DE-Hai ...] [--fit-days 40] [--test-days 20]
     # whole records, the collection's own split (the windows of jlsm calibrate), (d) from that run:
     python benchmarks/surrogate_compare.py --windows records --direct-from results/protocol/calibration.nc \
-        --max-train-steps 2500 --out benchmarks/results/surrogate_compare_records
+        --max-train-steps 2500 --eval-every 100 --patience 4 --gen-steps 60 \
+        --out benchmarks/results/surrogate_compare_records
 
 Data (cite where results are shown): the six shared flux sites of
 ``examples/sites.toml`` under ``$JLSM_DATA_DIR`` (see its README).
