@@ -8,7 +8,7 @@ the test-window skill, with the machine and its load.
 
 Usage::
 
-    python benchmarks/bench_protocol.py [--starts 16] [--steps 100] [--out DIR] [extra jlsm calibrate options]
+    python benchmarks/bench_protocol.py [--starts 16] [--steps 100] [--cpu-devices 1] [--out DIR] [extra jlsm calibrate options]
 
 Writes ``benchmarks/results/protocol.json`` (the summary of ``jlsm calibrate``
 plus ``machine``) and ``benchmarks/results/protocol.md`` (its report).
@@ -35,6 +35,7 @@ def main(argv=None):
     parser.add_argument("--starts", type=int, default=16)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "protocol")
+    parser.add_argument("--cpu-devices", default="1", help="jlsm --cpu-devices (CPU devices to spread the columns over)")
     args, extra = parser.parse_known_args(argv)
     import jax
 
@@ -42,7 +43,7 @@ def main(argv=None):
 
     result = HERE / "results" / "protocol.json"
     result.parent.mkdir(exist_ok=True)
-    cmd = ["calibrate", args.collection, "--starts", str(args.starts), "--steps", str(args.steps),
+    cmd = ["--cpu-devices", str(args.cpu_devices), "calibrate", args.collection, "--starts", str(args.starts), "--steps", str(args.steps),
            "--out", str(args.out), "--json", str(result), "--checkpoint", str(args.out / "checkpoint"), *extra]
     print("jlsm " + " ".join(cmd), flush=True)
     t0 = time.perf_counter()

@@ -63,8 +63,11 @@ def test_humidity_round_trip():
     t = jnp.linspace(250.0, 315.0, 14)
     p = jnp.full_like(t, 90e3)
     qs = thermo.saturation_specific_humidity(t, p)
-    np.testing.assert_allclose(thermo.vapour_pressure(qs, p), thermo.saturation_vapour_pressure(t), rtol=1e-13)
-    np.testing.assert_allclose(thermo.vapour_pressure_deficit(t, qs, p), 0.0, atol=1e-9)
+    es = thermo.saturation_vapour_pressure(t)
+    # q_s inverts to Bolton's e_s up to the bound below p: relative (e_s / p)^8 / 8
+    np.testing.assert_allclose(thermo.vapour_pressure(qs, p), es * (1.0 + (es / p) ** 8) ** -0.125, rtol=1e-13)
+    np.testing.assert_allclose(thermo.vapour_pressure(qs, p), es, rtol=float(np.max((es / p) ** 8)) / 8 * 1.01)
+    np.testing.assert_allclose(thermo.vapour_pressure_deficit(t, qs, p), 0.0, atol=1e-5)
     np.testing.assert_allclose(thermo.specific_humidity_deficit(t, qs, p), 0.0, atol=1e-15)
     q = 0.5 * qs
     e = thermo.vapour_pressure(q, p)
@@ -158,3 +161,27 @@ def test_float32_jit_vmap(name):
     for g in grads:
         assert g.dtype == jnp.float32
         assert np.all(np.isfinite(np.asarray(g)))
+
+
+def test_saturation_humidity_stays_physical_far_above_the_boiling_point():
+    # Without a bound, q = eps e / (p - (1 - eps) e) has a pole at e = p / (1 - eps) and is negative beyond
+    # it; a skin there would draw condensation and heat up further. Bounded: positive, increasing, below 1.
+    t = jnp.linspace(200.0, 700.0, 2001)
+    p = jnp.full_like(t, 95e3)
+    qs = np.asarray(thermo.saturation_specific_humidity(t, p))
+    assert np.all(np.isfinite(qs)) and np.all(qs > 0.0) and np.all(qs <= 1.0 + 1e-12)  # 1 to round-off as e_b -> p
+    assert np.all(np.diff(qs) >= -1e-15)  # flat at 1 to round-off
+    rising = qs[:-1] < 0.999
+    assert rising.sum() > 700 and np.all(np.diff(qs)[rising] > 0.0)
+    slope = np.asarray(thermo.saturation_specific_humidity_slope(t, p))
+    ad = np.asarray(jax.vmap(jax.grad(thermo.saturation_specific_humidity))(t, p))
+    np.testing.assert_allclose(slope, ad, rtol=1e-9, atol=1e-15)
+    assert np.all(slope >= 0.0)
+
+
+def test_the_bound_leaves_the_usual_range_unchanged():
+    t = jnp.linspace(230.0, 320.0, 91)
+    p = jnp.full_like(t, 101325.0)
+    es = thermo.saturation_vapour_pressure(t)
+    unbounded = thermo.specific_humidity_from_vapour_pressure(es, p)
+    np.testing.assert_allclose(thermo.saturation_specific_humidity(t, p), unbounded, rtol=2e-9)

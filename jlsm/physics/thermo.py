@@ -103,19 +103,36 @@ def vapour_pressure(q: Array, p: Array) -> Array:
     return q * p / (EPSILON + (1.0 - EPSILON) * q)
 
 
+def _bounded_vapour_pressure(es: Array, p: Array) -> tuple[Array, Array]:
+    """e_s bounded smoothly below ``p``: e_b = e_s (1 + (e_s / p)^8)^(-1/8) [Pa], and d e_b / d e_s [-].
+
+    q = eps e / (p - (1 - eps) e) has a pole at e = p / (1 - eps) and turns negative
+    beyond it (a skin far above the boiling point would then draw condensation). The
+    bound keeps q_s positive, increasing and below 1 at any temperature; it changes
+    e_s by (e_s / p)^8 / 8 relative: below 1e-9 for e_s < 0.1 p (T < 320 K at 1000 hPa).
+    The 1/8 power is three square roots.
+    """
+    r8 = (es / p) ** 8
+    root = jnp.sqrt(jnp.sqrt(jnp.sqrt(1.0 + r8)))  # (1 + r^8)^(1/8)
+    return es / root, 1.0 / (root * (1.0 + r8))
+
+
 def saturation_specific_humidity(t: Array, p: Array) -> Array:
-    """Saturation specific humidity q_s [kg kg-1] at temperature ``t`` [K] and pressure ``p`` [Pa]."""
-    return specific_humidity_from_vapour_pressure(saturation_vapour_pressure(t), p)
+    """Saturation specific humidity q_s [kg kg-1] at temperature ``t`` [K] and pressure ``p`` [Pa].
+
+    From Bolton's e_s bounded below ``p`` (see :func:`_bounded_vapour_pressure`).
+    """
+    return specific_humidity_from_vapour_pressure(_bounded_vapour_pressure(saturation_vapour_pressure(t), p)[0], p)
 
 
 def saturation_specific_humidity_slope(t: Array, p: Array) -> Array:
     """d q_s / dT [kg kg-1 K-1] at ``t`` [K], ``p`` [Pa] (analytic):
 
-    dq_s/dT = eps p / (p - (1 - eps) e_s)^2 x de_s/dT.
+    dq_s/dT = eps p / (p - (1 - eps) e_b)^2 x de_b/de_s x de_s/dT, e_b the bounded e_s.
     """
-    es = saturation_vapour_pressure(t)
-    denominator = p - (1.0 - EPSILON) * es
-    return EPSILON * p / denominator**2 * saturation_vapour_pressure_slope(t)
+    eb, slope_b = _bounded_vapour_pressure(saturation_vapour_pressure(t), p)
+    denominator = p - (1.0 - EPSILON) * eb
+    return EPSILON * p / denominator**2 * slope_b * saturation_vapour_pressure_slope(t)
 
 
 def latent_heat_vaporisation(t: Array) -> Array:
