@@ -16,6 +16,12 @@ Z_REF, CANOPY_HEIGHT = 2.0, 0.75
 
 
 FLUXNET2015_SUBSET = "FLUXNET2015 subset shipped in the shared data folder (set JLSM_DATA_DIR)"
+EVERGREEN_FILES = {
+    "DE-Tha": "de-tharandt/FLX_DE-Tha_FLUXNET2015_SUBSET_HH_2010-2010.csv.gz",
+    "FR-Pue": "fr-puechabon/FLX_FR-Pue_FLUXNET2015_SUBSET_HH_2005-2005.csv.gz",
+}
+"""The two FLUXNET2015-subset sites (evergreen forest) of examples/sites.toml."""
+EXAMPLE_COLLECTION = Path(__file__).resolve().parents[1] / "examples" / "sites.toml"
 
 
 def data_root() -> Path:
@@ -29,6 +35,16 @@ def data_file(name: str, source: str = SOURCE) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not found: {source}")
     return path
+
+
+def require_evergreen_pair() -> Path:
+    """The shared data folder, once both :data:`EVERGREEN_FILES` are there (skip otherwise);
+    sets JLSM_DATA_DIR if unset, so that the example collection finds them."""
+    folder = data_root()
+    for name in EVERGREEN_FILES.values():
+        data_file(name, FLUXNET2015_SUBSET)
+    os.environ.setdefault("JLSM_DATA_DIR", str(folder))
+    return folder
 
 
 def cn_cng_collection(folder: Path, period, test_start: str | None = None) -> Path:

@@ -7,12 +7,10 @@ window; costs count what was run; the reports are written.
 """
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
-from land_sites import FLUXNET2015_SUBSET, data_file, data_root
+from land_sites import EVERGREEN_FILES, EXAMPLE_COLLECTION, require_evergreen_pair
 
 pytest.importorskip("jlsm.land", reason="jlsm.land (the version-2 land model) is not available")
 
@@ -20,19 +18,13 @@ pytest.importorskip("jlsm.land", reason="jlsm.land (the version-2 land model) is
 # through the model, gradient check): about 3 min on an idle 2-core CPU, much longer when shared.
 pytestmark = pytest.mark.slow
 
-FILES = {
-    "DE-Tha": "de-tharandt/FLX_DE-Tha_FLUXNET2015_SUBSET_HH_2010-2010.csv.gz",
-    "FR-Pue": "fr-puechabon/FLX_FR-Pue_FLUXNET2015_SUBSET_HH_2005-2005.csv.gz",
-}
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sites.toml"
+FILES = EVERGREEN_FILES
+EXAMPLE = EXAMPLE_COLLECTION
 
 
 @pytest.fixture(scope="module")
 def result():
-    folder = data_root()
-    for name in FILES.values():
-        data_file(name, FLUXNET2015_SUBSET)
-    os.environ.setdefault("JLSM_DATA_DIR", str(folder))
+    require_evergreen_pair()
     from jlsm.surrogate.compare import CompareSettings, compare, compare_data
 
     st = CompareSettings(lead_days=1, fit_days=3, test_days=2, spinup_years=0, starts=2, steps=8, sobol=8,

@@ -4,31 +4,23 @@ Fast: only the collection is loaded (two FLUXNET2015-subset sites of the
 example collection); the calibration files are written by the tests.
 """
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
-from land_sites import FLUXNET2015_SUBSET, data_file, data_root
+from land_sites import EVERGREEN_FILES, EXAMPLE_COLLECTION, require_evergreen_pair
 
 pytest.importorskip("jlsm.land", reason="jlsm.land (the version-2 land model) is not available")
 xr = pytest.importorskip("xarray")
 
 from jlsm.errors import InputError  # noqa: E402
 
-FILES = {
-    "DE-Tha": "de-tharandt/FLX_DE-Tha_FLUXNET2015_SUBSET_HH_2010-2010.csv.gz",
-    "FR-Pue": "fr-puechabon/FLX_FR-Pue_FLUXNET2015_SUBSET_HH_2005-2005.csv.gz",
-}
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sites.toml"
+FILES = EVERGREEN_FILES
+EXAMPLE = EXAMPLE_COLLECTION
 
 
 @pytest.fixture(scope="module")
 def records():
-    folder = data_root()
-    for name in FILES.values():
-        data_file(name, FLUXNET2015_SUBSET)
-    os.environ.setdefault("JLSM_DATA_DIR", str(folder))
+    require_evergreen_pair()
     from jlsm.surrogate.compare import CompareSettings, compare_data
 
     st = CompareSettings(windows="records")

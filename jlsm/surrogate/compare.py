@@ -50,17 +50,18 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from jlsm.errors import InputError
 
 from .calibrate import calibrate_sites, rmse_objective
 from .data import RunSet, comparison_designs, sobol_design
+from .direct import load_direct
 from .encoding import positional_encoding
 from .fidelity import flux_fidelity
 from .generators_loo import loo_generators, loo_weights
 from .land import LandInputs, forcing_features, land_simulator
 from .lstm import build_network, count_weights
 from .model import SiteInputs
-from .direct import load_direct
 from .train import train_surrogate
 
 __all__ = ["GROWING_SEASON_START", "WINDOWS", "CompareResult", "CompareSettings", "compare", "compare_data",
