@@ -45,12 +45,10 @@ STEPS = 17520
 
 
 def child(batch: int, repeats: int, loop_kernels: bool, devices: int = 1) -> dict:
-    if devices > 1:
-        flag = f"--xla_force_host_platform_device_count={devices}"
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
-    if loop_kernels:
-        from jlsm.loop_kernels import enable_loop_kernels
+    from jlsm.loop_kernels import enable_loop_kernels, set_cpu_devices
 
+    set_cpu_devices(devices)  # before JAX starts, as jlsm --cpu-devices does
+    if loop_kernels:
         enable_loop_kernels()
     import jax
 
